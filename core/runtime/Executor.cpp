@@ -1,0 +1,335 @@
+#include "runtime/Executor.h"
+
+#include <chrono>
+#include <set>
+#include <unordered_set>
+
+#include "model/Model.h"
+#include "runtime/OpRegistry.h"
+
+namespace leger {
+
+struct Executor::Step {
+    const Node* node = nullptr;
+    Kernel kernel;
+    std::vector<int> in;    // slot per input (-1: omitted), then implicit inputs
+    std::vector<int> out;   // slot per output
+    std::vector<int> buf;   // buffer index per output
+    std::vector<const Tensor*> inPtr;
+    std::vector<Tensor*> outPtr;
+};
+
+namespace {
+
+/// Names a graph (and its nested subgraphs) reads without defining them.
+void collectFreeNames(const Graph& g, std::set<std::string>& free)
+{
+    std::unordered_set<std::string> defined;
+    for (const auto& in : g.inputs)
+        defined.insert(in.name);
+    for (const auto& [name, t] : g.initializers)
+        defined.insert(name);
+    for (const auto& n : g.nodes) {
+        for (const auto& in : n.inputs)
+            if (!in.empty() && !defined.count(in))
+                free.insert(in);
+        for (const auto& [key, attr] : n.attributes) {
+            std::set<std::string> inner;
+            if (attr.g)
+                collectFreeNames(*attr.g, inner);
+            for (const auto& sub : attr.graphs)
+                collectFreeNames(*sub, inner);
+            for (const auto& name : inner)
+                if (!defined.count(name))
+                    free.insert(name);
+        }
+        defined.insert(n.outputs.begin(), n.outputs.end());
+    }
+    for (const auto& o : g.outputs)
+        if (!defined.count(o.name))
+            free.insert(o.name);
+}
+
+bool isNondeterministic(const std::string& op)
+{
+    return op.rfind("Random", 0) == 0 || op == "Bernoulli" || op == "Multinomial";
+}
+
+} // namespace
+
+Executor::Executor(const Model& model) : Executor(model, Options{}) {}
+
+Executor::Executor(const Model& model, Options options)
+    : Executor(model.graph, model.opsets, {}, options, OpRegistry::builtin())
+{
+}
+
+Executor::Executor(const Graph& graph, const std::map<std::string, int, std::less<>>& opsets,
+                   const std::vector<std::string>& outerNames, Options options, const OpRegistry& registry)
+    : options_(options)
+{
+    compile(graph, opsets, outerNames, registry);
+}
+
+Executor::~Executor() = default;
+
+int Executor::slotFor(const std::string& name) const
+{
+    auto it = slotOf_.find(name);
+    return it == slotOf_.end() ? -1 : it->second;
+}
+
+void Executor::compile(const Graph& graph, const std::map<std::string, int, std::less<>>& opsets,
+                       const std::vector<std::string>& outerNames, const OpRegistry& registry)
+{
+    auto newSlot = [&](const std::string& name, const Tensor* value) {
+        const int s = static_cast<int>(slots_.size());
+        slots_.push_back(value);
+        slotOf_[name] = s;
+        return s;
+    };
+    for (const auto& [name, t] : graph.initializers)
+        newSlot(name, &t);
+    for (const auto& in : graph.inputs) {
+        inputNames_.push_back(in.name);
+        inputInfo_.push_back(&in);
+        inputSlots_.push_back(newSlot(in.name, nullptr));
+    }
+    for (const auto& name : outerNames) {
+        inputNames_.push_back(name);
+        inputInfo_.push_back(nullptr);
+        inputSlots_.push_back(newSlot(name, nullptr));
+    }
+    std::vector<bool> isConstant(slots_.size(), false);
+    for (const auto& [name, t] : graph.initializers)
+        isConstant[static_cast<std::size_t>(slotOf_[name])] = true;
+
+    // Prepare every kernel, collecting all unsupported ops before failing.
+    std::vector<std::string> unsupported;
+    std::set<std::string> unsupportedSeen;
+    std::vector<Step> steps;
+    for (const Node& node : graph.nodes) {
+        auto opsetIt = opsets.find(node.domain);
+        const int opset = opsetIt == opsets.end() ? (node.domain.empty() ? 1 : 0) : opsetIt->second;
+        Step step;
+        step.node = &node;
+        for (const auto& in : node.inputs) {
+            if (in.empty()) {
+                step.in.push_back(-1);
+                continue;
+            }
+            const int s = slotFor(in);
+            if (s < 0)
+                throw Error(node.describe() + " reads '" + in + "', which nothing defines");
+            step.in.push_back(s);
+        }
+        std::set<std::string> implicitSet;
+        for (const auto& [key, attr] : node.attributes) {
+            if (attr.g)
+                collectFreeNames(*attr.g, implicitSet);
+            for (const auto& sub : attr.graphs)
+                collectFreeNames(*sub, implicitSet);
+        }
+        KernelContext ctx{node, opset, {}, {}};
+        for (const auto& name : implicitSet) {
+            const int s = slotFor(name);
+            if (s < 0)
+                throw Error(node.describe() + ": its subgraph reads '" + name + "', which nothing defines");
+            step.in.push_back(s);
+            ctx.implicitInputs.push_back(name);
+        }
+        ctx.compileSubgraph = [&opsets, &registry, options = options_](const Graph& g, const std::vector<std::string>& outer) {
+            return std::make_shared<Executor>(g, opsets, outer, options, registry);
+        };
+        const KernelFactory* factory = nullptr;
+        if (!node.domain.empty() && node.domain != "ai.onnx.ml")
+            ; // custom domains are unsupported
+        else if (node.domain.empty() && opset > OpRegistry::kMaxOpset)
+            ;
+        else
+            factory = registry.find(node.domain, node.opType, opset);
+        if (!factory) {
+            const std::string key = (node.domain.empty() ? "" : node.domain + ".") + node.opType + " (opset " +
+                                    std::to_string(opset) + ")";
+            if (unsupportedSeen.insert(key).second)
+                unsupported.push_back(key + ", first at " + node.describe());
+        } else if (unsupported.empty()) {
+            try {
+                step.kernel = (*factory)(ctx);
+            } catch (const UnsupportedError& e) {
+                if (unsupportedSeen.insert(e.what()).second)
+                    unsupported.push_back(e.what());
+            }
+        }
+        for (const auto& out : node.outputs) {
+            if (!out.empty() && slotFor(out) >= 0)
+                throw Error(node.describe() + ": value '" + out + "' is defined twice");
+            step.out.push_back(newSlot(out.empty() ? "" : out, nullptr));
+            isConstant.push_back(false);
+        }
+        slotOf_.erase("");
+        steps.push_back(std::move(step));
+    }
+    if (!unsupported.empty()) {
+        std::string msg = "unsupported: ";
+        for (std::size_t i = 0; i < unsupported.size(); ++i)
+            msg += (i ? "; " : "") + unsupported[i];
+        throw UnsupportedError(msg);
+    }
+
+    for (const auto& o : graph.outputs) {
+        const int s = slotFor(o.name);
+        if (s < 0)
+            throw Error("graph output '" + o.name + "' is never computed");
+        outputNames_.push_back(o.name);
+        outputSlots_.push_back(s);
+    }
+
+    // Fold constant nodes once, now.
+    std::vector<Step> live;
+    for (auto& step : steps) {
+        bool allConst = options_.foldConstants && !isNondeterministic(step.node->opType);
+        for (int s : step.in)
+            allConst = allConst && (s < 0 || isConstant[static_cast<std::size_t>(s)]);
+        if (allConst) {
+            std::vector<const Tensor*> in;
+            for (int s : step.in)
+                in.push_back(s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)]);
+            std::vector<Tensor*> out;
+            for (std::size_t i = 0; i < step.out.size(); ++i) {
+                folded_.push_back(std::make_unique<Tensor>());
+                out.push_back(folded_.back().get());
+            }
+            KernelArgs args(*step.node, in, out);
+            try {
+                step.kernel(args);
+            } catch (const Error& e) {
+                const std::string what = e.what();
+                const std::string msg = what.find(step.node->describe()) == std::string::npos
+                                            ? step.node->describe() + ": " + what
+                                            : what;
+                if (dynamic_cast<const UnsupportedError*>(&e))
+                    throw UnsupportedError(msg);
+                throw Error(msg);
+            }
+            for (std::size_t i = 0; i < step.out.size(); ++i) {
+                slots_[static_cast<std::size_t>(step.out[i])] = out[i];
+                isConstant[static_cast<std::size_t>(step.out[i])] = true;
+            }
+            continue;
+        }
+        live.push_back(std::move(step));
+    }
+    steps_ = std::move(live);
+
+    // Assign buffers by liveness: a buffer is free again after the last step that reads it.
+    std::vector<int> lastUse(slots_.size(), -1);
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+        for (int s : steps_[i].in)
+            if (s >= 0)
+                lastUse[static_cast<std::size_t>(s)] = static_cast<int>(i);
+    for (int s : outputSlots_)
+        lastUse[static_cast<std::size_t>(s)] = static_cast<int>(steps_.size());
+    std::vector<int> bufferOfSlot(slots_.size(), -1);
+    std::vector<int> freeBuffers;
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+        Step& step = steps_[i];
+        for (int s : step.out) {
+            int b;
+            if (options_.reuseBuffers && !freeBuffers.empty()) {
+                b = freeBuffers.back();
+                freeBuffers.pop_back();
+            } else {
+                b = static_cast<int>(buffers_.size());
+                buffers_.push_back(std::make_unique<Tensor>());
+            }
+            bufferOfSlot[static_cast<std::size_t>(s)] = b;
+            step.buf.push_back(b);
+            slots_[static_cast<std::size_t>(s)] = buffers_[static_cast<std::size_t>(b)].get();
+            // An output nobody reads is free right after the step.
+            if (lastUse[static_cast<std::size_t>(s)] < 0)
+                lastUse[static_cast<std::size_t>(s)] = static_cast<int>(i);
+        }
+        std::set<int> released;
+        for (int s : step.in)
+            if (s >= 0 && lastUse[static_cast<std::size_t>(s)] == static_cast<int>(i) && bufferOfSlot[static_cast<std::size_t>(s)] >= 0)
+                released.insert(s);
+        for (int s : step.out)
+            if (lastUse[static_cast<std::size_t>(s)] == static_cast<int>(i))
+                released.insert(s);
+        for (int s : released)
+            freeBuffers.push_back(bufferOfSlot[static_cast<std::size_t>(s)]);
+        step.outPtr.resize(step.out.size());
+        for (std::size_t k = 0; k < step.out.size(); ++k)
+            step.outPtr[k] = buffers_[static_cast<std::size_t>(step.buf[k])].get();
+        step.inPtr.resize(step.in.size());
+    }
+}
+
+void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* cancel)
+{
+    if (inputs.size() != inputSlots_.size())
+        throw Error("expected " + std::to_string(inputSlots_.size()) + " inputs, got " + std::to_string(inputs.size()));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const Tensor* t = inputs[i];
+        if (!t)
+            throw Error("input '" + inputNames_[i] + "' is missing");
+        if (const ValueInfo* info = inputInfo_[i]) {
+            if (info->dtype != DType::Undefined && t->dtype() != info->dtype)
+                throw Error("input '" + info->name + "' expects " + std::string(dtypeName(info->dtype)) + ", got " +
+                            std::string(dtypeName(t->dtype())));
+            if (info->hasShape) {
+                bool ok = static_cast<std::size_t>(t->rank()) == info->dims.size();
+                for (std::size_t d = 0; ok && d < info->dims.size(); ++d)
+                    ok = info->dims[d] < 0 || info->dims[d] == t->shape()[d];
+                if (!ok)
+                    throw Error("input '" + info->name + "' expects shape " + info->shapeString() + ", got " +
+                                shapeToString(t->shape()));
+            }
+        }
+        slots_[static_cast<std::size_t>(inputSlots_[i])] = t;
+    }
+    for (auto& step : steps_) {
+        if (cancel && cancel->isCancelled())
+            throw CancelledError();
+        for (std::size_t k = 0; k < step.in.size(); ++k)
+            step.inPtr[k] = step.in[k] < 0 ? nullptr : slots_[static_cast<std::size_t>(step.in[k])];
+        KernelArgs args(*step.node, step.inPtr, step.outPtr);
+        const auto start = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+        try {
+            step.kernel(args);
+        } catch (const CancelledError&) {
+            throw;
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            const std::string msg =
+                what.find(step.node->describe()) == std::string::npos ? step.node->describe() + ": " + what : what;
+            if (dynamic_cast<const UnsupportedError*>(&e))
+                throw UnsupportedError(msg);
+            throw Error(msg);
+        } catch (const std::bad_alloc&) {
+            throw Error(step.node->describe() + ": out of memory");
+        }
+        if (profiling_)
+            profile_[step.node->opType] +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+}
+
+const Tensor& Executor::output(std::size_t i) const { return *slots_[static_cast<std::size_t>(outputSlots_.at(i))]; }
+
+const Tensor* Executor::value(const std::string& name) const
+{
+    const int s = slotFor(name);
+    return s < 0 ? nullptr : slots_[static_cast<std::size_t>(s)];
+}
+
+std::size_t Executor::nodeCount() const { return steps_.size(); }
+
+void Executor::setProfiling(bool on)
+{
+    profiling_ = on;
+    profile_.clear();
+}
+
+} // namespace leger
