@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Leger needs to build and test; does nothing when all are present.
+# Usage: packaging/install-deps.sh [--dev]   (--dev adds the fixture generators: python3-torch, python3-onnx)
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config ccache dpkg-dev file
+  qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-svg-dev
+  libeigen3-dev libopenblas-dev libonnx-dev libprotobuf-dev nlohmann-json3-dev zlib1g-dev libstb-dev
+  # tests: ONNX's own operator conformance tests, real data, headless GUI and screenshots
+  libonnx-testdata dataset-fashion-mnist fonts-dejavu-core xvfb xauth imagemagick
+)
+if [[ "${1:-}" == "--dev" ]]; then
+  packages+=(python3-torch python3-onnx python3-numpy nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+echo "Installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: install what is missing, build with
+# warnings as errors, run every test; then rebuild the core with ASan+UBSan and run its unit
+# tests again. Builds are incremental and cached (ccache), so a second run is quick.
+# Usage: tests/run-all.sh            (from the repository root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packaging/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -G Ninja -DLEGER_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" -LE slow
+
+# Sanitizers: the core library and its unit tests (the GUI is left out to keep this quick).
+cmake -S . -B build-asan -G Ninja -DLEGER_WERROR=ON -DLEGER_SANITIZE=ON -DLEGER_BUILD_GUI=OFF \
+      -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L "core|conformance"
