@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ public:
     std::map<std::string, Tensor, std::less<>> initializers;
 
     const Tensor* initializer(std::string_view name) const;
+    /// Names the graph and its nested subgraphs read without defining them: for a subgraph,
+    /// the values it takes from the enclosing graph's scope.
+    std::set<std::string> outerNames() const;
 };
 
 } // namespace leger

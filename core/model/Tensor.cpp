@@ -110,7 +110,10 @@ std::vector<std::int64_t> Tensor::toInt64Vector() const
 {
     std::vector<std::int64_t> v(static_cast<std::size_t>(size_));
     switch (dtype_) {
-    case DType::Int64: std::memcpy(v.data(), raw(), byteSize()); break;
+    case DType::Int64:
+        if (byteSize())
+            std::memcpy(v.data(), raw(), byteSize());
+        break;
     case DType::Int32: for (std::int64_t i = 0; i < size_; ++i) v[i] = data<std::int32_t>()[i]; break;
     case DType::Int8:
     case DType::UInt8:

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <set>
-#include <unordered_set>
 
 #include "model/Model.h"
 #include "runtime/OpRegistry.h"
@@ -21,34 +20,6 @@ struct Executor::Step {
 
 namespace {
 
-/// Names a graph (and its nested subgraphs) reads without defining them.
-void collectFreeNames(const Graph& g, std::set<std::string>& free)
-{
-    std::unordered_set<std::string> defined;
-    for (const auto& in : g.inputs)
-        defined.insert(in.name);
-    for (const auto& [name, t] : g.initializers)
-        defined.insert(name);
-    for (const auto& n : g.nodes) {
-        for (const auto& in : n.inputs)
-            if (!in.empty() && !defined.count(in))
-                free.insert(in);
-        for (const auto& [key, attr] : n.attributes) {
-            std::set<std::string> inner;
-            if (attr.g)
-                collectFreeNames(*attr.g, inner);
-            for (const auto& sub : attr.graphs)
-                collectFreeNames(*sub, inner);
-            for (const auto& name : inner)
-                if (!defined.count(name))
-                    free.insert(name);
-        }
-        defined.insert(n.outputs.begin(), n.outputs.end());
-    }
-    for (const auto& o : g.outputs)
-        if (!defined.count(o.name))
-            free.insert(o.name);
-}
 
 bool isNondeterministic(const std::string& op)
 {
@@ -126,9 +97,9 @@ void Executor::compile(const Graph& graph, const std::map<std::string, int, std:
         std::set<std::string> implicitSet;
         for (const auto& [key, attr] : node.attributes) {
             if (attr.g)
-                collectFreeNames(*attr.g, implicitSet);
+                implicitSet.merge(attr.g->outerNames());
             for (const auto& sub : attr.graphs)
-                collectFreeNames(*sub, implicitSet);
+                implicitSet.merge(sub->outerNames());
         }
         KernelContext ctx{node, opset, {}, {}};
         for (const auto& name : implicitSet) {
@@ -278,7 +249,7 @@ void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* can
             if (info->dtype != DType::Undefined && t->dtype() != info->dtype)
                 throw Error("input '" + info->name + "' expects " + std::string(dtypeName(info->dtype)) + ", got " +
                             std::string(dtypeName(t->dtype())));
-            if (info->hasShape) {
+            if (info->hasShape && options_.checkInputShapes) {
                 bool ok = static_cast<std::size_t>(t->rank()) == info->dims.size();
                 for (std::size_t d = 0; ok && d < info->dims.size(); ++d)
                     ok = info->dims[d] < 0 || info->dims[d] == t->shape()[d];
@@ -310,6 +281,8 @@ void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* can
         } catch (const std::bad_alloc&) {
             throw Error(step.node->describe() + ": out of memory");
         }
+        if (observer_)
+            observer_(*step.node, args);
         if (profiling_)
             profile_[step.node->opType] +=
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

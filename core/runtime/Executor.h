@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -26,6 +27,8 @@ public:
         bool reuseBuffers = true;
         /// Fold nodes whose inputs are all constant at compile time.
         bool foldConstants = true;
+        /// Reject inputs whose shape differs from the graph's declared fixed dimensions.
+        bool checkInputShapes = true;
     };
 
     /// Compiles the model's main graph; throws UnsupportedError listing every unsupported op.
@@ -52,6 +55,11 @@ public:
     /// Number of nodes that run (after constant folding).
     std::size_t nodeCount() const;
 
+    /// Called after every node of every run with the node's inputs and outputs (for FLOP
+    /// counts, activation statistics, debugging); empty to turn off.
+    using StepObserver = std::function<void(const Node&, const KernelArgs&)>;
+    void setObserver(StepObserver observer) { observer_ = std::move(observer); }
+
     /// Per-op-type wall time of the runs since profiling was turned on, in seconds.
     void setProfiling(bool on);
     std::map<std::string, double> profile() const { return profile_; }
@@ -73,6 +81,7 @@ private:
     std::vector<std::unique_ptr<Tensor>> buffers_;  // computed values' storage
     std::vector<std::unique_ptr<Tensor>> folded_;   // constants computed at compile time
     std::vector<Step> steps_;
+    StepObserver observer_;
     bool profiling_ = false;
     std::map<std::string, double> profile_;
 };

@@ -19,6 +19,9 @@ const OpRegistry& OpRegistry::builtin()
         registerQuantizeOps(r);
         registerControlFlowOps(r);
         registerImageOps(r);
+        registerLossOps(r);
+        registerSignalOps(r);
+        registerDetectionOps(r);
         return r;
     }();
     return registry;

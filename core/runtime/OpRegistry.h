@@ -42,5 +42,8 @@ void registerTensorOps(OpRegistry& r);
 void registerQuantizeOps(OpRegistry& r);
 void registerControlFlowOps(OpRegistry& r);
 void registerImageOps(OpRegistry& r);
+void registerLossOps(OpRegistry& r);
+void registerSignalOps(OpRegistry& r);
+void registerDetectionOps(OpRegistry& r);
 
 } // namespace leger
