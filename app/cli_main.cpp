@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -145,24 +146,34 @@ int cmdRun(const Args& a)
     if (outDir.empty())
         throw Error("run: --output-dir DIR is required");
     const Model m = OnnxReader::readModel(a.positional[0]);
-    Executor exec(m);
-    std::map<std::string, Tensor> given;
+    std::unique_ptr<Executor> compiled;
+    try {
+        compiled = std::make_unique<Executor>(m);
+    } catch (const Error& e) {
+        throw Error(m.path + ": " + e.what()); // the executor knows nodes, not files
+    }
+    Executor& exec = *compiled;
+    std::map<std::string, std::string> files;
     for (auto [it, end] = a.options.equal_range("--input"); it != end; ++it) {
         const auto eq = it->second.find('=');
         if (eq == std::string::npos)
             throw Error("--input expects NAME=FILE.npy, got '" + it->second + "'");
-        given[it->second.substr(0, eq)] = NpyIO::readNpy(it->second.substr(eq + 1));
+        files[it->second.substr(0, eq)] = it->second.substr(eq + 1);
+    }
+    const auto& names = exec.inputNames();
+    for (const auto& [name, file] : files)
+        if (std::find(names.begin(), names.end(), name) == names.end())
+            throw Error(m.path + ": the model has no input named '" + name + "'");
+    std::vector<Tensor> tensors;
+    for (const auto& name : names) {
+        auto it = files.find(name);
+        if (it == files.end())
+            throw Error(m.path + ": input '" + name + "' was not given (--input " + name + "=FILE.npy)");
+        tensors.push_back(NpyIO::readNpy(it->second));
     }
     std::vector<const Tensor*> inputs;
-    for (const auto& name : exec.inputNames()) {
-        auto it = given.find(name);
-        if (it == given.end())
-            throw Error(m.path + ": input '" + name + "' was not given (--input " + name + "=FILE.npy)");
-        inputs.push_back(&it->second);
-        given.erase(it);
-    }
-    if (!given.empty())
-        throw Error(m.path + ": the model has no input named '" + given.begin()->first + "'");
+    for (const auto& t : tensors)
+        inputs.push_back(&t);
     try {
         exec.run(inputs);
     } catch (const Error& e) {

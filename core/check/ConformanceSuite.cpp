@@ -1,6 +1,7 @@
 #include "check/ConformanceSuite.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -66,6 +67,57 @@ std::string compare(const Tensor& got, const Tensor& want, ConformanceSuite::Tol
     return {};
 }
 
+/// Tests whose data ONNX later corrected. Each is still checked, in the way stated.
+struct Erratum {
+    const char* test;
+    bool relaxInputShapes; // the 'like' input's file has another shape than the model declares
+    bool bfloat16Ulp;      // accept one bfloat16 ulp: the data truncates, ONNX and ORT round to nearest even
+    const char* note;
+};
+constexpr Erratum kErrata[] = {
+    {"test_cast_FLOAT_to_BFLOAT16", false, true,
+     "expected bfloat16 values were made by truncation; Leger rounds to nearest even like ONNX's helper and "
+     "ONNX Runtime (onnx/onnx#3876): compared within 1 bfloat16 ulp"},
+    {"test_castlike_FLOAT_to_BFLOAT16", true, true,
+     "'like' input file is [1] where the model declares [3, 4]; bfloat16 compared within 1 ulp (truncated data)"},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded", true, true,
+     "'like' input file is [1] where the model declares [3, 4]; bfloat16 compared within 1 ulp (truncated data)"},
+    {"test_castlike_BFLOAT16_to_FLOAT", true, false, "'like' input file is [1] where the model declares [3, 4]"},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded", true, false, "'like' input file is [1] where the model declares [3, 4]"},
+};
+
+const Erratum* erratumFor(const std::string& test)
+{
+    for (const auto& e : kErrata)
+        if (test == e.test)
+            return &e;
+    return nullptr;
+}
+
+/// Empty if every bfloat16 element is within one ulp (adjacent bit patterns of one sign).
+std::string compareWithinOneUlp(const Tensor& got, const Tensor& want)
+{
+    if (got.dtype() != DType::BFloat16 || want.dtype() != DType::BFloat16 || got.shape() != want.shape())
+        return "expected bfloat16 tensors of one shape";
+    for (std::int64_t i = 0; i < got.size(); ++i) {
+        const int a = got.data<BFloat16>()[i].bits, e = want.data<BFloat16>()[i].bits;
+        if (std::abs(a - e) > 1 || ((a ^ e) & 0x8000))
+            return "element " + std::to_string(i) + " differs by more than one ulp";
+    }
+    return {};
+}
+
+/// ONNX 1.12's test data stores bfloat16 tensors with data_type UINT16 (numpy has no
+/// bfloat16); the bits are the same, so retag them as the model declares.
+void retagLegacyBFloat16(Tensor& t, DType declared)
+{
+    if (declared == DType::BFloat16 && t.dtype() == DType::UInt16) {
+        Tensor bf(DType::BFloat16, t.shape());
+        std::memcpy(bf.raw(), t.raw(), t.byteSize());
+        t = std::move(bf);
+    }
+}
+
 std::vector<fs::path> sortedFiles(const fs::path& dir, const std::string& prefix)
 {
     std::vector<std::pair<int, fs::path>> files;
@@ -98,7 +150,10 @@ ConformanceSuite::Result ConformanceSuite::runTest(const std::string& dir, Toler
         for (const auto& out : model.graph.outputs)
             if (!out.isTensor)
                 throw UnsupportedError("output '" + out.name + "' is not a tensor (sequence or optional)");
-        Executor exec(model);
+        const Erratum* erratum = erratumFor(r.test);
+        Executor::Options options;
+        options.checkInputShapes = !(erratum && erratum->relaxInputShapes);
+        Executor exec(model, options);
         std::vector<fs::path> sets;
         for (const auto& e : fs::directory_iterator(dir))
             if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
@@ -108,11 +163,17 @@ ConformanceSuite::Result ConformanceSuite::runTest(const std::string& dir, Toler
             throw Error("no test_data_set_* folder");
         for (const auto& set : sets) {
             std::vector<Tensor> inputs;
-            for (const auto& f : sortedFiles(set, "input_"))
+            for (const auto& f : sortedFiles(set, "input_")) {
                 inputs.push_back(OnnxReader::readTensor(f.string()));
+                if (inputs.size() <= model.graph.inputs.size())
+                    retagLegacyBFloat16(inputs.back(), model.graph.inputs[inputs.size() - 1].dtype);
+            }
             std::vector<Tensor> expected;
-            for (const auto& f : sortedFiles(set, "output_"))
+            for (const auto& f : sortedFiles(set, "output_")) {
                 expected.push_back(OnnxReader::readTensor(f.string()));
+                if (expected.size() <= model.graph.outputs.size())
+                    retagLegacyBFloat16(expected.back(), model.graph.outputs[expected.size() - 1].dtype);
+            }
             if (inputs.size() != exec.inputNames().size())
                 throw Error(set.filename().string() + ": " + std::to_string(inputs.size()) + " input files for " +
                             std::to_string(exec.inputNames().size()) + " graph inputs");
@@ -124,12 +185,16 @@ ConformanceSuite::Result ConformanceSuite::runTest(const std::string& dir, Toler
                 ptrs.push_back(&t);
             exec.run(ptrs);
             for (std::size_t k = 0; k < expected.size(); ++k) {
-                const std::string diff = compare(exec.output(k), expected[k], tol);
+                const std::string diff = erratum && erratum->bfloat16Ulp
+                                             ? compareWithinOneUlp(exec.output(k), expected[k])
+                                             : compare(exec.output(k), expected[k], tol);
                 if (!diff.empty())
                     throw Error(set.filename().string() + ": output '" + exec.outputNames()[k] + "': " + diff);
             }
         }
         r.status = Status::Passed;
+        if (erratum)
+            r.detail = erratum->note;
     } catch (const UnsupportedError& e) {
         r.status = Status::Unsupported;
         r.detail = e.what();
@@ -192,6 +257,10 @@ std::string ConformanceSuite::report(const std::vector<Result>& results)
     s << "\nunsupported:\n";
     for (const auto& r : results)
         if (r.status == Status::Unsupported)
+            s << "  " << r.test << ": " << r.detail << "\n";
+    s << "\npassed with a test-data erratum (checked as stated):\n";
+    for (const auto& r : results)
+        if (r.status == Status::Passed && !r.detail.empty())
             s << "  " << r.test << ": " << r.detail << "\n";
     s << "\nconformance: " << total.passed << " passed, " << total.failed << " failed, " << total.unsupported
       << " unsupported\n";

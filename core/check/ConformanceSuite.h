@@ -21,7 +21,7 @@ public:
     struct Result {
         std::string test;
         Status status = Status::Passed;
-        std::string detail;             // why it failed or is unsupported
+        std::string detail;             // why it failed or is unsupported; for a pass, the erratum applied
         std::vector<std::string> ops;   // op types the test uses
     };
     using Tolerance = ConformanceTolerance;
