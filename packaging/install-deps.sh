@@ -12,7 +12,9 @@ packages=(
   libonnx-testdata dataset-fashion-mnist fonts-dejavu-core xvfb xauth imagemagick
 )
 if [[ "${1:-}" == "--dev" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy nodejs npm)
+  packages+=(python3-torch python3-onnx python3-numpy)
+  # node/npm may come from elsewhere (a newer Node.js); Debian's npm would conflict with it.
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()

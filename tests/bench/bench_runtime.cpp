@@ -3,7 +3,7 @@
 // inputs and thread count, measured in the same process run (the machine is shared and
 // noisy, so only same-run ratios mean anything).
 //
-// Usage: bench_runtime [--threads N] [--seconds S] [--ort-script PATH] MODEL.onnx [MODEL.onnx ...]
+// Usage: bench_runtime [--threads N] [--seconds S] [--profile] [--ort-script PATH] MODEL.onnx [MODEL.onnx ...]
 // tests/bench/run-bench.sh builds everything and runs it on the sample and a MobileNetV2.
 #include <algorithm>
 #include <chrono>
@@ -89,6 +89,7 @@ int main(int argc, char** argv)
 {
     int threads = 1;
     double budget = 3.0;
+    bool profile = false;
     std::string ortScript = std::string(LEGER_SOURCE_DIR) + "/tests/bench/ort_bench.js";
     std::vector<std::string> models;
     for (int i = 1; i < argc; ++i) {
@@ -97,6 +98,8 @@ int main(int argc, char** argv)
             threads = std::atoi(argv[++i]);
         else if (a == "--seconds" && i + 1 < argc)
             budget = std::atof(argv[++i]);
+        else if (a == "--profile")
+            profile = true;
         else if (a == "--ort-script" && i + 1 < argc)
             ortScript = argv[++i];
         else
@@ -163,6 +166,22 @@ int main(int argc, char** argv)
                         leger.msPerRun, samplesPerSec, gflopPerSample * samplesPerSec, ort,
                         ort > 0 ? ort / leger.msPerRun : 0.0, maxDiff);
             std::fflush(stdout);
+            if (profile) {
+                // Where the time goes, per op type, over a few more runs.
+                exec.setProfiling(true);
+                for (int r = 0; r < 3; ++r)
+                    exec.run(inputs);
+                std::vector<std::pair<double, std::string>> ops;
+                double total = 0;
+                for (const auto& [op, sec] : exec.profile()) {
+                    ops.emplace_back(sec, op);
+                    total += sec;
+                }
+                exec.setProfiling(false);
+                std::sort(ops.rbegin(), ops.rend());
+                for (const auto& [sec, op] : ops)
+                    std::printf("    %-22s %8.2f ms/run %5.1f %%\n", op.c_str(), sec * 1000 / 3, 100 * sec / total);
+            }
         }
     }
     fs::remove_all(tmp);
