@@ -212,15 +212,17 @@ std::vector<ConformanceSuite::Result> ConformanceSuite::runAll(const std::string
     std::error_code ec;
     if (!fs::is_directory(root, ec))
         throw Error(root + ": not a folder of ONNX backend tests");
+    // Any folder below root that holds a model.onnx is a test, named by its path from root.
     std::vector<fs::path> dirs;
-    for (const auto& e : fs::directory_iterator(root))
+    for (const auto& e : fs::recursive_directory_iterator(root))
         if (e.is_directory() && fs::exists(e.path() / "model.onnx") &&
-            (filter.empty() || e.path().filename().string().find(filter) != std::string::npos))
+            (filter.empty() || fs::relative(e.path(), root).string().find(filter) != std::string::npos))
             dirs.push_back(e.path());
     std::sort(dirs.begin(), dirs.end());
     std::vector<Result> results;
     for (const auto& d : dirs) {
         results.push_back(runTest(d.string(), tol));
+        results.back().test = fs::relative(d, root).string();
         if (progress)
             progress(results.back());
     }

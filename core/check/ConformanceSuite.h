@@ -28,7 +28,8 @@ public:
 
     /// Runs one test folder.
     static Result runTest(const std::string& dir, Tolerance tol = {});
-    /// Runs every test folder under root whose name contains filter (all if empty), sorted by name.
+    /// Runs every test folder (one holding model.onnx) at any depth under root whose path from
+    /// root contains filter (all if empty), sorted by path.
     static std::vector<Result> runAll(const std::string& root, const std::string& filter = {}, Tolerance tol = {},
                                       const std::function<void(const Result&)>& progress = {});
     /// The per-op table, the lists of failures and unsupported tests, and the closing line
