@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/Dataset.h"
 #include "io/NpyIO.h"
 #include "io/OnnxReader.h"
 #include "runtime/Executor.h"
@@ -32,6 +33,8 @@ private slots:
     void matchesTorch_data();
     void matchesTorch();
     void dynamicBatchGivesSameRows();
+    void sampleAccuracy_data();
+    void sampleAccuracy();
 };
 
 void TestFixtures::matchesTorch_data()
@@ -103,6 +106,46 @@ void TestFixtures::dynamicBatchGivesSameRows()
     exec.run(in);
     for (std::int64_t c = 0; c < classes; ++c)
         QVERIFY(std::abs(exec.output(0).data<float>()[c] - all.data<float>()[row * classes + c]) <= 1e-4f);
+}
+
+void TestFixtures::sampleAccuracy_data()
+{
+    QTest::addColumn<QString>("images");
+    QTest::addColumn<int>("correct"); // as counted by PyTorch and ONNX Runtime (resources/sample/README.md)
+    QTest::newRow("shipped 2000") << kSource + "/resources/sample/fashion-mnist-test-2000-images-idx3-ubyte.gz" << 1851;
+    QTest::newRow("full 10000") << "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz" << 9152;
+}
+
+void TestFixtures::sampleAccuracy()
+{
+    // End to end: real images through the sidecar's preprocessing and the runtime, counted
+    // the way DESIGN.md defines top-1; the count must equal PyTorch's exactly.
+    QFETCH(QString, images);
+    QFETCH(int, correct);
+    if (!QFile::exists(images))
+        QSKIP("dataset-fashion-mnist is not installed");
+    const Dataset data = Dataset::read(images.toStdString());
+    const Model m = OnnxReader::readModel((kSource + "/resources/sample/fashion_mnist_cnn.onnx").toStdString());
+    Executor exec(m);
+    const float scale = 1.0f / 255.0f, mean = 0.286f, stdev = 0.353f; // fashion_mnist_cnn.leger.json
+    const std::int64_t n = data.count(), pixels = 28 * 28, batch = 500;
+    int hits = 0;
+    for (std::int64_t start = 0; start < n; start += batch) {
+        const std::int64_t b = std::min(batch, n - start);
+        Tensor x(DType::Float32, {b, 1, 28, 28});
+        const std::uint8_t* px = data.samples.data<std::uint8_t>() + start * pixels;
+        for (std::int64_t i = 0; i < b * pixels; ++i)
+            x.data<float>()[i] = (static_cast<float>(px[i]) * scale - mean) / stdev;
+        const Tensor* in[] = {&x};
+        exec.run(in);
+        const Tensor& logits = exec.output(0);
+        for (std::int64_t i = 0; i < b; ++i) {
+            const float* row = logits.data<float>() + i * 10;
+            const auto best = std::max_element(row, row + 10) - row;
+            hits += best == data.labels.data<std::int64_t>()[start + i];
+        }
+    }
+    QCOMPARE(hits, correct);
 }
 
 QTEST_APPLESS_MAIN(TestFixtures)
