@@ -16,6 +16,7 @@
 #include "model/Layer.h"
 #include "model/Model.h"
 #include "runtime/Executor.h"
+#include "runtime/ShapeInference.h"
 #include "util/Error.h"
 
 using namespace leger;
@@ -25,8 +26,12 @@ namespace {
 constexpr const char* kUsage = R"(Usage: leger-cli COMMAND [OPTIONS]
 
 Commands:
-  info MODEL                      inputs/outputs with shapes, op histogram,
-                                  compressible layers with shapes and parameters
+  info MODEL [--shapes [--shape NAME=D0,D1,...]]
+                                  inputs/outputs with shapes, op histogram,
+                                  compressible layers with shapes and parameters;
+                                  --shapes adds every node's output shapes and FLOPs
+                                  for concrete input shapes (symbolic dims = 1 unless
+                                  --shape gives them), found by one run on zeros
   run MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR
                                   runs the model; writes DIR/<output>.npy per output
                                   (characters outside [A-Za-z0-9._-] become '_')
@@ -58,7 +63,7 @@ struct Args {
 };
 
 /// Options that take a value; everything else starting with "--" is a flag.
-const std::vector<std::string> kValued = {"--input", "--output-dir", "--filter", "--threads"};
+const std::vector<std::string> kValued = {"--input", "--output-dir", "--filter", "--threads", "--shape"};
 
 Args parse(int argc, char** argv, int first)
 {
@@ -75,7 +80,7 @@ Args parse(int argc, char** argv, int first)
                     a.options.emplace(key, argv[++i]);
                 else
                     throw Error("option " + key + " needs a value");
-            } else if (s == "--verbose") {
+            } else if (s == "--verbose" || s == "--shapes") {
                 a.flags.push_back(s);
             } else {
                 throw Error("unknown option " + s);
@@ -135,6 +140,45 @@ int cmdInfo(const Args& a)
         allParams += t.size();
     std::printf("\ntotals: %lld parameters in compressible layers, %lld in all %zu constant tensors\n",
                 static_cast<long long>(layerParams), static_cast<long long>(allParams), m.graph.initializers.size());
+    if (!a.flag("--shapes"))
+        return 0;
+    std::map<std::string, Shape> shapes;
+    for (auto [it, end] = a.options.equal_range("--shape"); it != end; ++it) {
+        const auto eq = it->second.find('=');
+        if (eq == std::string::npos)
+            throw Error("--shape expects NAME=D0,D1,..., got '" + it->second + "'");
+        Shape s;
+        std::string dims = it->second.substr(eq + 1);
+        for (std::size_t p = 0; p < dims.size();) {
+            std::size_t used = 0;
+            try {
+                s.push_back(std::stoll(dims.substr(p), &used));
+            } catch (...) {
+                throw Error("--shape " + it->second + ": dimensions must be integers");
+            }
+            p += used + (p + used < dims.size() && dims[p + used] == ',' ? 1 : 0);
+            if (used == 0)
+                break;
+        }
+        shapes[it->second.substr(0, eq)] = s;
+    }
+    std::vector<NodeShapes> nodes;
+    try {
+        nodes = inferShapes(m, shapes);
+    } catch (const Error& e) {
+        throw Error(m.path + ": " + e.what());
+    }
+    std::int64_t flops = 0;
+    std::printf("\nnode shapes:\n  %-40s %-18s %-28s %14s\n", "node", "op", "output shapes", "FLOPs");
+    for (const auto& n : nodes) {
+        std::string shapeText;
+        for (const auto& s : n.shapes)
+            shapeText += (shapeText.empty() ? "" : " ") + shapeToString(s);
+        std::printf("  %-40s %-18s %-28s %14lld\n", n.node.c_str(), n.opType.c_str(), shapeText.c_str(),
+                    static_cast<long long>(n.flops));
+        flops += n.flops;
+    }
+    std::printf("\ntotal: %.4f GFLOP per run (matrix products and convolutions)\n", static_cast<double>(flops) / 1e9);
     return 0;
 }
 

@@ -48,6 +48,14 @@ void TestCli::infoDescribesTheSample()
     QVERIFY(r.out.contains("compressible layers (6)"));
     QVERIFY(r.out.contains(QRegularExpression(R"(Conv\s+\d+)")));
     QVERIFY(r.out.contains("totals: "));
+
+    // Concrete shapes: conv1 is 3x3, 1 -> 16 channels, padded: 2 * 5 * 16 * 28 * 28 * 9 FLOPs at batch 5.
+    const Result s = cli({"info", kSample, "--shapes", "--shape", "image=5,1,28,28"});
+    QVERIFY2(s.code == 0, qPrintable(s.err));
+    QVERIFY2(s.out.contains(QRegularExpression(R"(/conv1/Conv\s+Conv\s+\[5, 16, 28, 28\]\s+1128960)")), qPrintable(s.out));
+    QVERIFY(s.out.contains(QRegularExpression(R"(/fc2/Gemm\s+Gemm\s+\[5, 10\])")));
+    const Result bad = cli({"info", kSample, "--shapes", "--shape", "image=5,3,28,28"});
+    QVERIFY(bad.code != 0 && bad.err.contains("fashion_mnist_cnn.onnx"));
 }
 
 void TestCli::runWritesOutputs()
