@@ -11,7 +11,10 @@
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
+#include "TestUtil.h"
+
 using namespace leger;
+using namespace leger::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -25,16 +28,6 @@ std::string idxBytes(int typeCode, const std::vector<std::uint32_t>& dims, const
         for (int k = 3; k >= 0; --k)
             b.push_back(static_cast<char>((d >> (8 * k)) & 0xff));
     return b + data;
-}
-
-template <class F> std::string errorOf(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 } // namespace

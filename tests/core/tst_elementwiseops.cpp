@@ -10,88 +10,14 @@
 #include <limits>
 #include <random>
 
-#include "model/Node.h"
-#include "runtime/Kernel.h"
-#include "runtime/OpRegistry.h"
-#include "util/Error.h"
+#include "TestUtil.h"
 
 using namespace leger;
+using namespace leger::test;
 
 Q_DECLARE_METATYPE(leger::Shape)
 
 namespace {
-
-Tensor randomFloats(const Shape& shape, std::mt19937& rng, float lo = -3.0f, float hi = 3.0f)
-{
-    std::uniform_real_distribution<float> dist(lo, hi);
-    Tensor t(DType::Float32, shape);
-    for (float& v : t.span<float>())
-        v = dist(rng);
-    return t;
-}
-
-Tensor randomInts(const Shape& shape, std::mt19937& rng, int lo, int hi)
-{
-    std::uniform_int_distribution<int> dist(lo, hi);
-    Tensor t(DType::Int32, shape);
-    for (auto& v : t.span<std::int32_t>())
-        v = dist(rng);
-    return t;
-}
-
-Node makeNode(const std::string& op, std::size_t inputs)
-{
-    Node n;
-    n.opType = op;
-    n.name = "n";
-    for (std::size_t i = 0; i < inputs; ++i)
-        n.inputs.push_back("in" + std::to_string(i));
-    n.outputs = {"out"};
-    return n;
-}
-
-void addAttr(Node& n, const std::string& name, std::int64_t v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::Int;
-    a.i = v;
-    n.attributes[name] = a;
-}
-
-void addAttr(Node& n, const std::string& name, float v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::Float;
-    a.f = v;
-    n.attributes[name] = a;
-}
-
-void addAttr(Node& n, const std::string& name, const std::string& v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::String;
-    a.s = v;
-    n.attributes[name] = a;
-}
-
-/// Prepares the node at opset and runs it twice (into garbage-filled outputs); returns output 0.
-Tensor run(const Node& node, int opset, const std::vector<const Tensor*>& inputs)
-{
-    const KernelFactory* factory = OpRegistry::builtin().find("", node.opType, opset);
-    if (!factory)
-        throw Error(node.opType + " is not registered");
-    KernelContext ctx{node, opset, {}, {}};
-    const Kernel kernel = (*factory)(ctx);
-    Tensor out;
-    for (int pass = 0; pass < 2; ++pass) {
-        out.resize(DType::UInt8, {1000});
-        std::memset(out.raw(), 0xff, out.byteSize());
-        std::vector<Tensor*> outs{&out};
-        KernelArgs args(node, inputs, outs);
-        kernel(args);
-    }
-    return out;
-}
 
 /// Flat index into a tensor of shape `in` of the element broadcast to output index `o`.
 std::int64_t broadcastIndex(const Shape& in, const Shape& out, std::int64_t o)
@@ -232,12 +158,12 @@ void TestElementwiseOps::broadcastBinary()
     QFETCH(Shape, a);
     QFETCH(Shape, b);
     std::mt19937 rng(42);
-    Tensor ta = randomFloats(a, rng), tb = randomFloats(b, rng);
+    Tensor ta = randomTensor(a, rng, -3.0, 3.0), tb = randomTensor(b, rng, -3.0, 3.0);
     if (op == "Equal" && ta.size() > 0) // make some elements equal
         for (std::int64_t i = 0; i < tb.size(); i += 2)
             tb.data<float>()[i] = ta.data<float>()[i % ta.size()];
     const Node node = makeNode(op.toStdString(), 2);
-    const Tensor out = run(node, 13, {&ta, &tb});
+    const Tensor out = runKernel(node, 13, {&ta, &tb})[0];
     const Shape shape = broadcastShape(a, b);
     QCOMPARE(out.shape(), shape);
     const bool boolOut = op == "Greater" || op == "Equal";
@@ -269,14 +195,14 @@ void TestElementwiseOps::integerArithmetic()
     QFETCH(int, fmod);
     std::mt19937 rng(7);
     const Shape a{3, 1, 5}, b{4, 1};
-    Tensor ta = randomInts(a, rng, -50, 50), tb = randomInts(b, rng, -9, 9);
+    Tensor ta = randomTensor(a, rng, -50, 50, DType::Int32), tb = randomTensor(b, rng, -9, 9, DType::Int32);
     for (auto& v : tb.span<std::int32_t>())
         if (v == 0)
             v = 3;
     Node node = makeNode(op.toStdString(), 2);
     if (op == "Mod")
-        addAttr(node, "fmod", std::int64_t{fmod});
-    const Tensor out = run(node, 13, {&ta, &tb});
+        setAttr(node, "fmod", std::int64_t{fmod});
+    const Tensor out = runKernel(node, 13, {&ta, &tb})[0];
     const Shape shape = broadcastShape(a, b);
     QCOMPARE(out.dtype(), DType::Int32);
     QCOMPARE(out.shape(), shape);
@@ -303,20 +229,20 @@ void TestElementwiseOps::integerArithmetic()
 void TestElementwiseOps::legacyBroadcast()
 {
     std::mt19937 rng(3);
-    const Tensor a = randomFloats({2, 3, 4, 5}, rng), b = randomFloats({3, 4}, rng);
+    const Tensor a = randomTensor({2, 3, 4, 5}, rng, -3.0, 3.0), b = randomTensor({3, 4}, rng, -3.0, 3.0);
     Node node = makeNode("Add", 2);
-    addAttr(node, "broadcast", std::int64_t{1});
-    addAttr(node, "axis", std::int64_t{1});
-    const Tensor out = run(node, 6, {&a, &b});
+    setAttr(node, "broadcast", std::int64_t{1});
+    setAttr(node, "axis", std::int64_t{1});
+    const Tensor out = runKernel(node, 6, {&a, &b})[0];
     QCOMPARE(out.shape(), a.shape());
     for (std::int64_t i = 0; i < out.size(); ++i) {
         const std::int64_t bi = (i / 5) % 12; // B spans axes 1 and 2
         QCOMPARE(out.data<float>()[i], a.data<float>()[i] + b.data<float>()[bi]);
     }
     // Without the attribute the shapes must match at opset 6, while opset 7 broadcasts.
-    const Tensor c = randomFloats({5}, rng);
-    QVERIFY_THROWS_EXCEPTION(Error, run(makeNode("Add", 2), 6, {&a, &c}));
-    QCOMPARE(run(makeNode("Add", 2), 7, {&a, &c}).shape(), a.shape());
+    const Tensor c = randomTensor({5}, rng, -3.0, 3.0);
+    QVERIFY_THROWS_EXCEPTION(Error, runKernel(makeNode("Add", 2), 6, {&a, &c}));
+    QCOMPARE(runKernel(makeNode("Add", 2), 7, {&a, &c})[0].shape(), a.shape());
 }
 
 void TestElementwiseOps::variadic_data()
@@ -333,9 +259,9 @@ void TestElementwiseOps::variadic()
     const std::vector<Shape> shapes{{3, 1}, {2, 1, 4}, {4}};
     std::vector<Tensor> ins;
     for (const auto& s : shapes)
-        ins.push_back(randomFloats(s, rng));
+        ins.push_back(randomTensor(s, rng, -3.0, 3.0));
     const Node node = makeNode(op.toStdString(), ins.size());
-    const Tensor out = run(node, 13, {&ins[0], &ins[1], &ins[2]});
+    const Tensor out = runKernel(node, 13, {&ins[0], &ins[1], &ins[2]})[0];
     const Shape shape{2, 3, 4};
     QCOMPARE(out.shape(), shape);
     for (std::int64_t i = 0; i < out.size(); ++i) {
@@ -349,7 +275,7 @@ void TestElementwiseOps::variadic()
         QVERIFY(std::abs(out.data<float>()[i] - acc) <= 1e-6f * (1 + std::abs(acc)));
     }
     // One input is a copy.
-    const Tensor one = run(makeNode(op.toStdString(), 1), 13, {&ins[1]});
+    const Tensor one = runKernel(makeNode(op.toStdString(), 1), 13, {&ins[1]})[0];
     QCOMPARE(one.shape(), shapes[1]);
     QCOMPARE(std::memcmp(one.raw(), ins[1].raw(), ins[1].byteSize()), 0);
 }
@@ -361,8 +287,8 @@ void TestElementwiseOps::where()
     Tensor c(DType::Bool, sc);
     for (std::int64_t i = 0; i < c.size(); ++i)
         c.data<bool>()[i] = (rng() & 1) != 0;
-    const Tensor x = randomInts(sx, rng, -5, 5), y = randomInts(sy, rng, 10, 20);
-    const Tensor out = run(makeNode("Where", 3), 16, {&c, &x, &y});
+    const Tensor x = randomTensor(sx, rng, -5, 5, DType::Int32), y = randomTensor(sy, rng, 10, 20, DType::Int32);
+    const Tensor out = runKernel(makeNode("Where", 3), 16, {&c, &x, &y})[0];
     const Shape shape{2, 3, 4};
     QCOMPARE(out.shape(), shape);
     for (std::int64_t i = 0; i < out.size(); ++i) {
@@ -395,12 +321,12 @@ void TestElementwiseOps::softmaxAxes()
     QFETCH(int, axis);
     QFETCH(Shape, shape);
     std::mt19937 rng(17);
-    Tensor x = randomFloats(shape, rng, -20.0f, 20.0f);
+    Tensor x = randomTensor(shape, rng, -20.0, 20.0);
     x.data<float>()[1] = x.data<float>()[0]; // a tie for Hardmax: the first index wins
     Node node = makeNode(op.toStdString(), 1);
     if (axis != 99)
-        addAttr(node, "axis", std::int64_t{axis});
-    const Tensor out = run(node, opset, {&x});
+        setAttr(node, "axis", std::int64_t{axis});
+    const Tensor out = runKernel(node, opset, {&x})[0];
     QCOMPARE(out.shape(), shape);
 
     // Reference: before opset 13 the input is [outer, rest] with the axis starting "rest";
@@ -495,8 +421,8 @@ void TestElementwiseOps::castTo16Bit()
         x = Tensor::fromVector<double>({static_cast<std::int64_t>(values.size())}, values);
     }
     Node node = makeNode("Cast", 1);
-    addAttr(node, "to", std::int64_t{half ? 10 : 16}); // onnx FLOAT16, BFLOAT16
-    const Tensor out = run(node, 19, {&x});
+    setAttr(node, "to", std::int64_t{half ? 10 : 16}); // onnx FLOAT16, BFLOAT16
+    const Tensor out = runKernel(node, 19, {&x})[0];
     QCOMPARE(out.dtype(), DType(to));
     for (std::size_t i = 0; i < values.size(); ++i) {
         const std::uint16_t got = half ? out.data<Half>()[i].bits : out.data<BFloat16>()[i].bits;
@@ -506,18 +432,18 @@ void TestElementwiseOps::castTo16Bit()
     }
     // NaN stays NaN.
     const Tensor nan = Tensor::scalar<float>(std::numeric_limits<float>::quiet_NaN());
-    const Tensor nanOut = run(node, 19, {&nan});
+    const Tensor nanOut = runKernel(node, 19, {&nan})[0];
     QVERIFY(std::isnan(nanOut.at(0)));
     // Opset 13 rounds the same way (ONNX 1.12's test data truncates; see the conformance errata).
-    const Tensor older = run(node, 13, {&x});
+    const Tensor older = runKernel(node, 13, {&x})[0];
     for (std::int64_t i = 0; i < out.size(); ++i)
         QCOMPARE(half ? older.data<Half>()[i].bits : older.data<BFloat16>()[i].bits,
                  half ? out.data<Half>()[i].bits : out.data<BFloat16>()[i].bits);
 
     // And back: the 16-bit values convert to float exactly.
     Node back = makeNode("Cast", 1);
-    addAttr(back, "to", std::int64_t{1}); // FLOAT
-    const Tensor roundTrip = run(back, 13, {&out});
+    setAttr(back, "to", std::int64_t{1}); // FLOAT
+    const Tensor roundTrip = runKernel(back, 13, {&out})[0];
     for (std::int64_t i = 0; i < out.size(); ++i)
         QCOMPARE(roundTrip.data<float>()[i], static_cast<float>(out.at(i)));
 }
@@ -526,25 +452,25 @@ void TestElementwiseOps::castIntegers()
 {
     const Tensor f = Tensor::fromVector<float>({6}, {-1.9f, -0.5f, 0.0f, 2.7f, 300.0f, -1.0f});
     Node toInt = makeNode("Cast", 1);
-    addAttr(toInt, "to", std::int64_t{6}); // INT32: truncation toward zero
-    const Tensor i32 = run(toInt, 13, {&f});
+    setAttr(toInt, "to", std::int64_t{6}); // INT32: truncation toward zero
+    const Tensor i32 = runKernel(toInt, 13, {&f})[0];
     QCOMPARE(std::vector<std::int32_t>(i32.data<std::int32_t>(), i32.data<std::int32_t>() + 6),
              (std::vector<std::int32_t>{-1, 0, 0, 2, 300, -1}));
     Node toBool = makeNode("Cast", 1);
-    addAttr(toBool, "to", std::int64_t{9}); // BOOL
-    const Tensor b = run(toBool, 13, {&f});
+    setAttr(toBool, "to", std::int64_t{9}); // BOOL
+    const Tensor b = runKernel(toBool, 13, {&f})[0];
     QCOMPARE(std::vector<bool>(b.data<bool>(), b.data<bool>() + 6), (std::vector<bool>{1, 1, 0, 1, 1, 1}));
     // Opset 1 names the type with a string.
     Node legacy = makeNode("Cast", 1);
-    addAttr(legacy, "to", std::string("INT64"));
-    const Tensor i64 = run(legacy, 1, {&f});
+    setAttr(legacy, "to", std::string("INT64"));
+    const Tensor i64 = runKernel(legacy, 1, {&f})[0];
     QCOMPARE(i64.dtype(), DType::Int64);
     QCOMPARE(i64.data<std::int64_t>()[3], std::int64_t{2});
     // int64 -> double -> int64 is exact below 2^53.
     const Tensor big = Tensor::scalar<std::int64_t>((std::int64_t{1} << 52) + 1);
     Node toDouble = makeNode("Cast", 1);
-    addAttr(toDouble, "to", std::int64_t{11}); // DOUBLE
-    QCOMPARE(run(toDouble, 13, {&big}).data<double>()[0], double((std::int64_t{1} << 52) + 1));
+    setAttr(toDouble, "to", std::int64_t{11}); // DOUBLE
+    QCOMPARE(runKernel(toDouble, 13, {&big})[0].data<double>()[0], double((std::int64_t{1} << 52) + 1));
 }
 
 void TestElementwiseOps::activations_data()
@@ -572,7 +498,7 @@ void TestElementwiseOps::activations()
     QFETCH(QString, op);
     QFETCH(QString, approximate);
     std::mt19937 rng(29);
-    Tensor x = randomFloats({1000}, rng, -12.0f, 12.0f);
+    Tensor x = randomTensor({1000}, rng, -12.0, 12.0);
     const std::vector<float> specials{0.0f, -0.0f, 80.0f, -80.0f, 100.0f, -100.0f, 1e-6f, -1e-6f};
     for (std::size_t i = 0; i < specials.size(); ++i)
         x.data<float>()[i] = specials[i];
@@ -581,8 +507,8 @@ void TestElementwiseOps::activations()
     x.data<float>()[12] = std::numeric_limits<float>::quiet_NaN();
     Node node = makeNode(op.toStdString(), 1);
     if (!approximate.isEmpty())
-        addAttr(node, "approximate", approximate.toStdString());
-    const Tensor out = run(node, 20, {&x});
+        setAttr(node, "approximate", approximate.toStdString());
+    const Tensor out = runKernel(node, 20, {&x})[0];
     for (std::int64_t i = 0; i < x.size(); ++i) {
         const double v = x.data<float>()[i];
         if (std::isnan(v)) {
@@ -636,20 +562,20 @@ void TestElementwiseOps::clipForms()
     const Tensor x = Tensor::fromVector<float>({5}, {-INFINITY, -2.0f, 0.5f, 3.0f, INFINITY});
     // Opset 6: attributes.
     Node attrs = makeNode("Clip", 1);
-    addAttr(attrs, "min", -1.0f);
-    addAttr(attrs, "max", 1.0f);
-    const Tensor a = run(attrs, 6, {&x});
+    setAttr(attrs, "min", -1.0f);
+    setAttr(attrs, "max", 1.0f);
+    const Tensor a = runKernel(attrs, 6, {&x})[0];
     QCOMPARE(std::vector<float>(a.data<float>(), a.data<float>() + 5), (std::vector<float>{-1, -1, 0.5f, 1, 1}));
     // Opset 13: optional inputs; a missing bound leaves values alone.
     const Tensor lo = Tensor::scalar<float>(0.0f);
     Node inputs = makeNode("Clip", 3);
     inputs.inputs[2] = "";
-    const Tensor b = run(inputs, 13, {&x, &lo, nullptr});
+    const Tensor b = runKernel(inputs, 13, {&x, &lo, nullptr})[0];
     QCOMPARE(std::vector<float>(b.data<float>(), b.data<float>() + 5), (std::vector<float>{0, 0, 0.5f, 3, INFINITY}));
     // Integers, and min > max gives max everywhere.
     const Tensor xi = Tensor::fromVector<std::int8_t>({3}, {-128, 5, 127});
     const Tensor lo8 = Tensor::scalar<std::int8_t>(10), hi8 = Tensor::scalar<std::int8_t>(2);
-    const Tensor c = run(makeNode("Clip", 3), 13, {&xi, &lo8, &hi8});
+    const Tensor c = runKernel(makeNode("Clip", 3), 13, {&xi, &lo8, &hi8})[0];
     QCOMPARE(std::vector<std::int8_t>(c.data<std::int8_t>(), c.data<std::int8_t>() + 3),
              (std::vector<std::int8_t>{2, 2, 2}));
 }
@@ -659,19 +585,19 @@ void TestElementwiseOps::errors()
     const Tensor a = Tensor::fromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
     const Tensor b = Tensor::fromVector<float>({2}, {1, 2});
     try {
-        run(makeNode("Add", 2), 13, {&a, &b});
+        runKernel(makeNode("Add", 2), 13, {&a, &b});
         QFAIL("mismatched shapes were accepted");
     } catch (const UnsupportedError&) {
         QFAIL("a shape mismatch is an Error, not UnsupportedError");
     } catch (const Error& e) {
         QVERIFY2(std::string(e.what()).find("Add node 'n'") != std::string::npos, e.what());
     }
-    QVERIFY_THROWS_EXCEPTION(UnsupportedError, run(makeNode("And", 2), 13, {&a, &a}));
+    QVERIFY_THROWS_EXCEPTION(UnsupportedError, runKernel(makeNode("And", 2), 13, {&a, &a}));
     Node shift = makeNode("BitShift", 2);
-    addAttr(shift, "direction", std::string("LEFT"));
-    QVERIFY_THROWS_EXCEPTION(UnsupportedError, run(shift, 13, {&a, &a}));
+    setAttr(shift, "direction", std::string("LEFT"));
+    QVERIFY_THROWS_EXCEPTION(UnsupportedError, runKernel(shift, 13, {&a, &a}));
     const Tensor i = Tensor::fromVector<std::int32_t>({2}, {1, 2});
-    QVERIFY_THROWS_EXCEPTION(Error, run(makeNode("Add", 2), 13, {&a, &i}));
+    QVERIFY_THROWS_EXCEPTION(Error, runKernel(makeNode("Add", 2), 13, {&a, &i}));
 }
 
 QTEST_APPLESS_MAIN(TestElementwiseOps)

@@ -5,97 +5,16 @@
 #include <QtTest>
 
 #include <cmath>
-#include <limits>
 #include <random>
 
-#include "model/Node.h"
-#include "runtime/Kernel.h"
-#include "runtime/OpRegistry.h"
-#include "util/Error.h"
+#include "TestUtil.h"
 
 using namespace leger;
+using namespace leger::test;
 
 Q_DECLARE_METATYPE(leger::Shape)
 
 namespace {
-
-Tensor randomTensor(const Shape& shape, std::mt19937& rng)
-{
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    Tensor t(DType::Float32, shape);
-    for (float& v : t.span<float>())
-        v = dist(rng);
-    return t;
-}
-
-Kernel prepare(const Node& node, int opset)
-{
-    const KernelFactory* factory = OpRegistry::builtin().find("", node.opType, opset);
-    if (!factory)
-        throw Error(node.opType + " is not registered");
-    KernelContext ctx{node, opset, {}, {}};
-    return (*factory)(ctx);
-}
-
-/// Runs kernel with the given inputs (nullptr: omitted) into outputs pre-filled with NaN.
-std::vector<Tensor> runKernel(const Kernel& kernel, const Node& node, const std::vector<const Tensor*>& inputs,
-                              std::size_t outputCount)
-{
-    std::vector<Tensor> outs(outputCount);
-    for (auto& o : outs) {
-        o.resize(DType::Float32, {257});
-        for (float& v : o.span<float>())
-            v = std::numeric_limits<float>::quiet_NaN();
-    }
-    std::vector<Tensor*> outPtrs;
-    for (auto& o : outs)
-        outPtrs.push_back(&o);
-    KernelArgs args(node, inputs, outPtrs);
-    kernel(args);
-    return outs;
-}
-
-void addAttr(Node& n, const std::string& name, std::int64_t v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::Int;
-    a.i = v;
-    n.attributes[name] = a;
-}
-
-void addAttr(Node& n, const std::string& name, float v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::Float;
-    a.f = v;
-    n.attributes[name] = a;
-}
-
-void addAttr(Node& n, const std::string& name, const std::string& v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::String;
-    a.s = v;
-    n.attributes[name] = a;
-}
-
-bool closeTo(const Tensor& got, const std::vector<double>& want, const Shape& shape, QString& why)
-{
-    if (got.dtype() != DType::Float32 || got.shape() != shape) {
-        why = QString("shape %1, expected %2")
-                  .arg(QString::fromStdString(shapeToString(got.shape())),
-                       QString::fromStdString(shapeToString(shape)));
-        return false;
-    }
-    for (std::size_t i = 0; i < want.size(); ++i) {
-        const double g = got.data<float>()[i];
-        if (!(std::abs(g - want[i]) <= 1e-4 + 1e-4 * std::abs(want[i]))) {
-            why = QString("element %1 is %2, expected %3").arg(i).arg(g).arg(want[i]);
-            return false;
-        }
-    }
-    return true;
-}
 
 // ---- naive references ---------------------------------------------------------------------
 
@@ -298,13 +217,13 @@ void TestMatMulOps::matmul()
     node.opType = "MatMul";
     node.inputs = {"a", "b"};
     node.outputs = {"y"};
-    const Kernel k = prepare(node, 13);
+    const Kernel k = prepareKernel(node, 13);
     Shape want;
     const auto ref = refMatMul(A, B, want);
     for (int run = 0; run < 2; ++run) {
         const auto out = runKernel(k, node, {&A, &B}, 1);
         QString why;
-        QVERIFY2(closeTo(out[0], ref, want, why), qPrintable(why));
+        QVERIFY2(closeTo(out[0], ref, want, 1e-4, why, DType::Float32), qPrintable(why));
     }
 }
 
@@ -342,10 +261,10 @@ void TestMatMulOps::gemm()
     if (hasC)
         node.inputs.push_back("c");
     node.outputs = {"y"};
-    addAttr(node, "transA", std::int64_t(transA));
-    addAttr(node, "transB", std::int64_t(transB));
-    addAttr(node, "alpha", alpha);
-    addAttr(node, "beta", beta);
+    setAttr(node, "transA", std::int64_t(transA));
+    setAttr(node, "transB", std::int64_t(transB));
+    setAttr(node, "alpha", alpha);
+    setAttr(node, "beta", beta);
     std::vector<double> ref;
     for (std::int64_t i = 0; i < M; ++i)
         for (std::int64_t j = 0; j < N; ++j) {
@@ -361,14 +280,14 @@ void TestMatMulOps::gemm()
             }
             ref.push_back(s);
         }
-    const Kernel k = prepare(node, 13);
+    const Kernel k = prepareKernel(node, 13);
     std::vector<const Tensor*> inputs{&A, &B};
     if (hasC)
         inputs.push_back(&C);
     for (int run = 0; run < 2; ++run) {
         const auto out = runKernel(k, node, inputs, 1);
         QString why;
-        QVERIFY2(closeTo(out[0], ref, Shape{M, N}, why), qPrintable(why));
+        QVERIFY2(closeTo(out[0], ref, Shape{M, N}, 1e-4, why, DType::Float32), qPrintable(why));
     }
 }
 
@@ -434,22 +353,22 @@ void TestMatMulOps::recurrent()
     node.outputs = {"y", "y_h"};
     if (lstm)
         node.outputs.push_back("y_c");
-    addAttr(node, "hidden_size", H);
-    addAttr(node, "direction", c.direction);
-    addAttr(node, "layout", std::int64_t(batchFirst));
+    setAttr(node, "hidden_size", H);
+    setAttr(node, "direction", c.direction);
+    setAttr(node, "layout", std::int64_t(batchFirst));
     if (!lstm)
-        addAttr(node, "linear_before_reset", std::int64_t(linearBeforeReset));
+        setAttr(node, "linear_before_reset", std::int64_t(linearBeforeReset));
 
     const auto ref = refRecurrent(c, X, W, R, B, lens, h0, lstm ? &c0 : nullptr, lstm && peepholes ? &P : nullptr);
-    const Kernel k = prepare(node, 14);
+    const Kernel k = prepareKernel(node, 14);
     for (int run = 0; run < 2; ++run) {
         const auto out = runKernel(k, node, inputs, node.outputs.size());
         QString why;
-        QVERIFY2(closeTo(out[0], ref[0], batchFirst ? Shape{batch, seq, nd, H} : Shape{seq, nd, batch, H}, why),
-                 qPrintable("Y: " + why));
-        QVERIFY2(closeTo(out[1], ref[1], stateShape, why), qPrintable("Y_h: " + why));
+        const Shape yShape = batchFirst ? Shape{batch, seq, nd, H} : Shape{seq, nd, batch, H};
+        QVERIFY2(closeTo(out[0], ref[0], yShape, 1e-4, why, DType::Float32), qPrintable("Y: " + why));
+        QVERIFY2(closeTo(out[1], ref[1], stateShape, 1e-4, why, DType::Float32), qPrintable("Y_h: " + why));
         if (lstm)
-            QVERIFY2(closeTo(out[2], ref[2], stateShape, why), qPrintable("Y_c: " + why));
+            QVERIFY2(closeTo(out[2], ref[2], stateShape, 1e-4, why, DType::Float32), qPrintable("Y_c: " + why));
     }
 }
 
@@ -462,7 +381,7 @@ void TestMatMulOps::rejectsBadShapes()
     mm.inputs = {"a", "b"};
     mm.outputs = {"y"};
     const Tensor A = randomTensor({2, 3, 4}, rng), B = randomTensor({5, 6}, rng), B3 = randomTensor({3, 4, 6}, rng);
-    const Kernel k = prepare(mm, 13);
+    const Kernel k = prepareKernel(mm, 13);
     QVERIFY_THROWS_EXCEPTION(Error, runKernel(k, mm, {&A, &B}, 1));  // inner dims differ
     QVERIFY_THROWS_EXCEPTION(Error, runKernel(k, mm, {&A, &B3}, 1)); // batch 2 vs 3
     try {
@@ -475,14 +394,14 @@ void TestMatMulOps::rejectsBadShapes()
     lstm.opType = "LSTM";
     lstm.inputs = {"x", "w", "r"};
     lstm.outputs = {"y"};
-    addAttr(lstm, "hidden_size", std::int64_t(3));
+    setAttr(lstm, "hidden_size", std::int64_t(3));
     const Tensor X = randomTensor({2, 1, 4}, rng), W = randomTensor({1, 12, 5}, rng), R = randomTensor({1, 12, 3}, rng);
-    QVERIFY_THROWS_EXCEPTION(Error, runKernel(prepare(lstm, 14), lstm, {&X, &W, &R}, 1)); // W's input size 5 != 4
+    QVERIFY_THROWS_EXCEPTION(Error, runKernel(prepareKernel(lstm, 14), lstm, {&X, &W, &R}, 1)); // W's input size 5 != 4
 
-    addAttr(lstm, "activations", std::string("x"));
+    setAttr(lstm, "activations", std::string("x"));
     lstm.attributes["activations"].kind = Attribute::Kind::Strings;
     lstm.attributes["activations"].strings = {"Sigmoid", "Tanh", "NoSuchFunction"};
-    QVERIFY_THROWS_EXCEPTION(UnsupportedError, prepare(lstm, 14));
+    QVERIFY_THROWS_EXCEPTION(UnsupportedError, prepareKernel(lstm, 14));
 }
 
 QTEST_APPLESS_MAIN(TestMatMulOps)

@@ -12,7 +12,10 @@
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
+#include "TestUtil.h"
+
 using namespace leger;
+using namespace leger::test;
 
 namespace {
 
@@ -76,16 +79,6 @@ std::string save(const QTemporaryDir& dir, const std::string& name, const onnx::
     const std::string path = dir.filePath(QString::fromStdString(name)).toStdString();
     writeFileAtomically(path, m.SerializeAsString());
     return path;
-}
-
-template <class F> std::string errorOf(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 } // namespace

@@ -8,53 +8,26 @@
 #include <numeric>
 #include <random>
 
-#include "runtime/OpRegistry.h"
+#include "TestUtil.h"
 
 using namespace leger;
+using namespace leger::test;
 
 namespace {
 
 using I64 = std::int64_t;
 
-Attribute intsAttr(std::vector<I64> v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::Ints;
-    a.ints = std::move(v);
-    return a;
-}
-
-Attribute intAttr(I64 v)
-{
-    Attribute a;
-    a.kind = Attribute::Kind::Int;
-    a.i = v;
-    return a;
-}
-
-/// Prepares op through the builtin registry and runs it once on inputs (nullptr = omitted).
+/// Prepares op through the builtin registry and runs it once on inputs (nullptr = omitted)
+/// into outputs pre-filled with NaN.
 std::vector<Tensor> runOp(const std::string& op, int opset, std::map<std::string, Attribute, std::less<>> attrs,
                           const std::vector<const Tensor*>& inputs, std::size_t outputs)
 {
-    Node node;
-    node.opType = op;
+    Node node = makeNode(op, inputs.size(), outputs);
     node.attributes = std::move(attrs);
     for (std::size_t i = 0; i < inputs.size(); ++i)
-        node.inputs.push_back(inputs[i] ? "in" + std::to_string(i) : "");
-    for (std::size_t i = 0; i < outputs; ++i)
-        node.outputs.push_back("out" + std::to_string(i));
-    const KernelFactory* factory = OpRegistry::builtin().find("", op, opset);
-    if (!factory)
-        throw UnsupportedError(op + " is not registered");
-    const KernelContext ctx{node, opset, {}, {}};
-    Kernel kernel = (*factory)(ctx);
-    std::vector<Tensor> out(outputs);
-    std::vector<Tensor*> outPtr;
-    for (auto& t : out)
-        outPtr.push_back(&t);
-    KernelArgs args(node, inputs, outPtr);
-    kernel(args);
-    return out;
+        if (!inputs[i])
+            node.inputs[i].clear();
+    return runKernel(prepareKernel(node, opset), node, inputs, outputs);
 }
 
 Shape randomShape(std::mt19937& rng, int rank, I64 maxDim)
@@ -63,15 +36,6 @@ Shape randomShape(std::mt19937& rng, int rank, I64 maxDim)
     for (auto& d : s)
         d = 1 + static_cast<I64>(rng() % static_cast<unsigned>(maxDim));
     return s;
-}
-
-Tensor randomFloats(std::mt19937& rng, const Shape& shape)
-{
-    Tensor t(DType::Float32, shape);
-    std::uniform_real_distribution<float> dist(-10.0f, 10.0f);
-    for (auto& v : t.span<float>())
-        v = dist(rng);
-    return t;
 }
 
 /// Row-major multi-index of a flat position.
@@ -174,7 +138,7 @@ void TestShapeOps::sliceNegativeSteps()
     std::mt19937 rng(static_cast<unsigned>(seed));
     const int rank = 1 + static_cast<int>(rng() % 4);
     const Shape shape = randomShape(rng, rank, 9);
-    const Tensor x = randomFloats(rng, shape);
+    const Tensor x = randomTensor(shape, rng, -10.0, 10.0);
 
     // Random axes (some negative), starts/ends beyond the bounds, steps of either sign.
     std::vector<I64> axes(static_cast<std::size_t>(rank));
@@ -258,7 +222,7 @@ void TestShapeOps::gatherNegativeIndices()
     std::mt19937 rng(static_cast<unsigned>(seed));
     const int rank = 1 + static_cast<int>(rng() % 4);
     const Shape shape = randomShape(rng, rank, 6);
-    const Tensor x = randomFloats(rng, shape);
+    const Tensor x = randomTensor(shape, rng, -10.0, 10.0);
     const int axis = static_cast<int>(rng() % static_cast<unsigned>(rank));
     const I64 dim = shape[static_cast<std::size_t>(axis)];
     const Shape idxShape = randomShape(rng, static_cast<int>(rng() % 3), 4);
