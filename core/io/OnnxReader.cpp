@@ -175,7 +175,10 @@ ValueInfo convertValueInfo(const onnx::ValueInfoProto& v)
 {
     ValueInfo info;
     info.name = v.name();
-    info.isTensor = !v.has_type() || v.type().has_tensor_type();
+    // An absent or empty type (left to inference, as torch.onnx + spox write If bodies) is a
+    // tensor of unknown type; only sequence, map and optional types are not tensors.
+    info.isTensor = !v.has_type() || v.type().has_tensor_type() ||
+                    v.type().value_case() == onnx::TypeProto::VALUE_NOT_SET;
     if (v.has_type() && v.type().has_tensor_type()) {
         const auto& tt = v.type().tensor_type();
         info.dtype = dtypeFromOnnx(tt.elem_type());

@@ -96,6 +96,7 @@ private slots:
     void namesUnsupportedOps();
     void rejectsUndefinedValues();
     void rejectsWrongInputShape();
+    void acceptsUntypedSubgraphValues();
 
 private:
     QTemporaryDir tmp_;
@@ -253,6 +254,49 @@ void TestOnnxReader::rejectsWrongInputShape()
     const Tensor* in[] = {&x};
     const std::string err = errorOf([&] { exec.run(in); });
     QVERIFY2(err.find("expects shape [1, 2]") != std::string::npos, err.c_str());
+}
+
+void TestOnnxReader::acceptsUntypedSubgraphValues()
+{
+    // torch.onnx + spox leave If-body outputs with an empty TypeProto (type left to inference):
+    // such values are tensors, not sequences. y = If(c, then: Relu(x), else: Neg(x)).
+    onnx::ModelProto p;
+    p.set_ir_version(8);
+    p.add_opset_import()->set_version(13);
+    auto* g = p.mutable_graph();
+    addValue(g->mutable_input(), "x", {3});
+    auto* c = g->add_input();
+    c->set_name("c");
+    c->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::BOOL);
+    c->mutable_type()->mutable_tensor_type()->mutable_shape();
+    addValue(g->mutable_output(), "y", {3});
+    auto* node = g->add_node();
+    node->set_op_type("If");
+    node->set_name("branch");
+    node->add_input("c");
+    node->add_output("y");
+    for (const char* branch : {"then_branch", "else_branch"}) {
+        auto* a = node->add_attribute();
+        a->set_name(branch);
+        a->set_type(onnx::AttributeProto::GRAPH);
+        auto* body = a->mutable_g();
+        body->set_name(branch);
+        auto* op = body->add_node();
+        op->set_op_type(branch[0] == 't' ? "Relu" : "Neg");
+        op->add_input("x");
+        op->add_output(std::string(branch) + "_out");
+        auto* out = body->add_output();
+        out->set_name(std::string(branch) + "_out");
+        out->mutable_type(); // present but empty
+    }
+    const Model m = OnnxReader::readModel(save(tmp_, "untyped.onnx", p));
+    Executor exec(m);
+    const Tensor x = Tensor::fromVector<float>({3}, {-1, 0, 2});
+    const Tensor cond = Tensor::scalar<bool>(false);
+    const Tensor* in[] = {&x, &cond};
+    exec.run(in);
+    QCOMPARE(exec.output(0).data<float>()[0], 1.0f);
+    QCOMPARE(exec.output(0).data<float>()[2], -2.0f);
 }
 
 QTEST_APPLESS_MAIN(TestOnnxReader)
