@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -34,7 +35,8 @@ Commands:
                                   --shape gives them), found by one run on zeros
   run MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR
                                   runs the model; writes DIR/<output>.npy per output
-                                  (characters outside [A-Za-z0-9._-] become '_')
+                                  (characters outside [A-Za-z0-9._-] become '_';
+                                  names over 200 bytes are cut and end in a hash)
   conformance DIR [--filter TEXT] [--verbose]
                                   runs the ONNX backend node tests under DIR and prints
                                   a table per op and "conformance: N passed, M failed,
@@ -100,6 +102,12 @@ std::string safeFileName(const std::string& name)
             c = '_';
     if (out.empty() || out == "." || out == "..")
         out = "_" + out;
+    // File names are limited to 255 bytes: shorten long names, keeping them distinct by a hash.
+    if (out.size() > 200) {
+        char hash[17];
+        std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(name));
+        out = out.substr(0, 183) + "_" + hash;
+    }
     return out;
 }
 
