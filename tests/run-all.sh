@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 packaging/install-deps.sh
 jobs=$(nproc)
+# Let ccache reuse objects across checkouts in other folders (CI clones to a new one each time).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 cmake -S . -B build -G Ninja -DLEGER_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
