@@ -1,9 +1,12 @@
 #include "runtime/Executor.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <set>
 
 #include "model/Model.h"
+#include "runtime/GraphOptimizer.h"
 #include "runtime/OpRegistry.h"
 
 namespace leger {
@@ -37,9 +40,9 @@ Executor::Executor(const Model& model, Options options)
 
 Executor::Executor(const Graph& graph, const std::map<std::string, int, std::less<>>& opsets,
                    const std::vector<std::string>& outerNames, Options options, const OpRegistry& registry)
-    : options_(options)
+    : graph_(&graph), opsets_(opsets), outerNames_(outerNames), registry_(&registry), options_(options)
 {
-    compile(graph, opsets, outerNames, registry);
+    compile(options_.optimize && options_.reuseBuffers);
 }
 
 Executor::~Executor() = default;
@@ -50,9 +53,35 @@ int Executor::slotFor(const std::string& name) const
     return it == slotOf_.end() ? -1 : it->second;
 }
 
-void Executor::compile(const Graph& graph, const std::map<std::string, int, std::less<>>& opsets,
-                       const std::vector<std::string>& outerNames, const OpRegistry& registry)
+void Executor::compile(bool optimize)
 {
+    const Graph& graph = *graph_;
+    const auto& opsets = opsets_;
+    const auto& outerNames = outerNames_;
+    const OpRegistry& registry = *registry_;
+    inputNames_.clear();
+    outputNames_.clear();
+    inputInfo_.clear();
+    slotOf_.clear();
+    slots_.clear();
+    inputSlots_.clear();
+    outputSlots_.clear();
+    buffers_.clear();
+    folded_.clear();
+    steps_.clear();
+    restoreSlots_.clear();
+    slicePlanned_ = false;
+    sliceKey_.clear();
+    OptimizedNodes nodes;
+    if (optimize) {
+        nodes = fuseConvEpilogues(graph, opsets);
+    } else {
+        for (const Node& node : graph.nodes)
+            nodes.order.push_back(&node);
+    }
+    optimized_ = optimize;
+    fusedNodes_ = nodes.removed;
+    splittable_ = optimize && outerNames.empty() && ::leger::batchSplittable(graph, nodes.order, opsets);
     auto newSlot = [&](const std::string& name, const Tensor* value) {
         const int s = static_cast<int>(slots_.size());
         slots_.push_back(value);
@@ -79,7 +108,8 @@ void Executor::compile(const Graph& graph, const std::map<std::string, int, std:
     std::vector<std::string> unsupported;
     std::set<std::string> unsupportedSeen;
     std::vector<Step> steps;
-    for (const Node& node : graph.nodes) {
+    for (const Node* nodePtr : nodes.order) {
+        const Node& node = *nodePtr;
         auto opsetIt = opsets.find(node.domain);
         const int opset = opsetIt == opsets.end() ? (node.domain.empty() ? 1 : 0) : opsetIt->second;
         Step step;
@@ -109,8 +139,8 @@ void Executor::compile(const Graph& graph, const std::map<std::string, int, std:
             step.in.push_back(s);
             ctx.implicitInputs.push_back(name);
         }
-        ctx.compileSubgraph = [&opsets, &registry, options = options_](const Graph& g, const std::vector<std::string>& outer) {
-            return std::make_shared<Executor>(g, opsets, outer, options, registry);
+        ctx.compileSubgraph = [this](const Graph& g, const std::vector<std::string>& outer) {
+            return std::make_shared<Executor>(g, opsets_, outer, options_, *registry_);
         };
         const KernelFactory* factory = nullptr;
         if (!node.domain.empty() && node.domain != "ai.onnx.ml")
@@ -235,10 +265,29 @@ void Executor::compile(const Graph& graph, const std::map<std::string, int, std:
             step.outPtr[k] = buffers_[static_cast<std::size_t>(step.buf[k])].get();
         step.inPtr.resize(step.in.size());
     }
+    ownedNodes_ = std::move(nodes.owned);
+    producer_.assign(slots_.size(), -1);
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+        for (int o : steps_[i].out)
+            producer_[static_cast<std::size_t>(o)] = static_cast<int>(i);
+}
+
+void Executor::setObserver(StepObserver observer)
+{
+    observer_ = std::move(observer);
+    // Observers see every node of the model: no fused nodes.
+    const bool optimize = options_.optimize && options_.reuseBuffers && !observer_;
+    if (optimize && !optimized_)
+        compile(true);
+    else if (!optimize && optimized_ && fusedNodes_ > 0)
+        compile(false);
 }
 
 void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* cancel)
 {
+    for (const auto& [slot, value] : restoreSlots_)
+        slots_[static_cast<std::size_t>(slot)] = value;
+    restoreSlots_.clear();
     if (inputs.size() != inputSlots_.size())
         throw Error("expected " + std::to_string(inputSlots_.size()) + " inputs, got " + std::to_string(inputs.size()));
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -260,7 +309,137 @@ void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* can
         }
         slots_[static_cast<std::size_t>(inputSlots_[i])] = t;
     }
-    for (auto& step : steps_) {
+    if (splittable_ && !observer_) {
+        std::int64_t batch = -1;
+        bool sameBatch = true;
+        for (const Tensor* t : inputs) {
+            if (t->rank() < 1 || t->dtype() == DType::String) {
+                sameBatch = false;
+                break;
+            }
+            if (batch < 0)
+                batch = t->dim(0);
+            sameBatch = sameBatch && t->dim(0) == batch;
+        }
+        if (sameBatch && batch > 1) {
+            runSliced(inputs, batch, cancel);
+            return;
+        }
+    }
+    runSteps(0, steps_.size(), cancel);
+}
+
+/// Slices of inputs [b0, b0 + count) along axis 0 into sliceInputs_, which the input slots read.
+static void sliceRows(std::span<const Tensor* const> inputs, std::int64_t batch, std::int64_t b0, std::int64_t count,
+                      std::vector<Tensor>& slices)
+{
+    slices.resize(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const Tensor& in = *inputs[i];
+        Shape shape = in.shape();
+        shape[0] = count;
+        slices[i].resize(in.dtype(), shape);
+        const std::size_t row = in.byteSize() / static_cast<std::size_t>(batch);
+        std::memcpy(slices[i].raw(), in.raw() + row * static_cast<std::size_t>(b0), row * static_cast<std::size_t>(count));
+    }
+}
+
+void Executor::planSlices(std::span<const Tensor* const> inputs, std::int64_t batch, const CancelToken* cancel)
+{
+    // One sample through every step, measuring what each step produces.
+    sliceRows(inputs, batch, 0, 1, sliceInputs_);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        slots_[static_cast<std::size_t>(inputSlots_[i])] = &sliceInputs_[i];
+    stepBytes_.assign(steps_.size(), 0);
+    runSteps(0, steps_.size(), cancel, true);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        slots_[static_cast<std::size_t>(inputSlots_[i])] = inputs[i];
+    // The whole-batch tail: the longest run of final steps whose values are all small.
+    sliceCut_ = steps_.size();
+    if (options_.sliceTailBytes > 0)
+        while (sliceCut_ > 0 && stepBytes_[sliceCut_ - 1] <= options_.sliceTailBytes)
+            --sliceCut_;
+    headPeakBytes_ = 1;
+    for (std::size_t i = 0; i < sliceCut_; ++i)
+        headPeakBytes_ = std::max(headPeakBytes_, stepBytes_[i]);
+    // Values computed before the cut that the tail or the caller reads.
+    std::set<int> cross;
+    for (std::size_t i = sliceCut_; i < steps_.size(); ++i)
+        for (int in : steps_[i].in)
+            if (in >= 0 && producer_[static_cast<std::size_t>(in)] >= 0 &&
+                static_cast<std::size_t>(producer_[static_cast<std::size_t>(in)]) < sliceCut_)
+                cross.insert(in);
+    for (int o : outputSlots_)
+        if (producer_[static_cast<std::size_t>(o)] >= 0 &&
+            static_cast<std::size_t>(producer_[static_cast<std::size_t>(o)]) < sliceCut_)
+            cross.insert(o);
+    crossSlots_.assign(cross.begin(), cross.end());
+    crossValues_.resize(crossSlots_.size());
+    slicePlanned_ = true;
+}
+
+void Executor::runSliced(std::span<const Tensor* const> inputs, std::int64_t batch, const CancelToken* cancel)
+{
+    // A plan holds for inputs of the same shape but for axis 0.
+    std::vector<Shape> key;
+    for (const Tensor* t : inputs)
+        key.emplace_back(t->shape().begin() + 1, t->shape().end());
+    if (key != sliceKey_ || !slicePlanned_) {
+        sliceKey_ = key;
+        planSlices(inputs, batch, cancel);
+    }
+    const std::int64_t slice =
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(options_.sliceBytes / headPeakBytes_));
+    if (sliceCut_ == 0 || slice >= batch) {
+        runSteps(0, steps_.size(), cancel);
+        return;
+    }
+    std::vector<std::int64_t> rowsPerSample(crossSlots_.size(), 0);
+    for (std::int64_t b0 = 0; b0 < batch; b0 += slice) {
+        const std::int64_t count = std::min(slice, batch - b0);
+        sliceRows(inputs, batch, b0, count, sliceInputs_);
+        for (std::size_t i = 0; i < inputs.size(); ++i)
+            slots_[static_cast<std::size_t>(inputSlots_[i])] = &sliceInputs_[i];
+        runSteps(0, sliceCut_, cancel);
+        for (std::size_t c = 0; c < crossSlots_.size(); ++c) {
+            const Tensor& t = *slots_[static_cast<std::size_t>(crossSlots_[c])];
+            Tensor& all = crossValues_[c];
+            bool ok = t.rank() >= 1 && t.dtype() != DType::String && t.dim(0) % count == 0;
+            if (ok && b0 == 0) {
+                rowsPerSample[c] = t.dim(0) / count;
+                Shape shape = t.shape();
+                shape[0] = rowsPerSample[c] * batch;
+                all.resize(t.dtype(), shape);
+            }
+            ok = ok && t.dim(0) == rowsPerSample[c] * count && t.dtype() == all.dtype() &&
+                 std::equal(t.shape().begin() + 1, t.shape().end(), all.shape().begin() + 1, all.shape().end());
+            if (!ok) {
+                // Not what the analysis promised: run whole batches from now on.
+                splittable_ = false;
+                for (std::size_t i = 0; i < inputs.size(); ++i)
+                    slots_[static_cast<std::size_t>(inputSlots_[i])] = inputs[i];
+                runSteps(0, steps_.size(), cancel);
+                return;
+            }
+            const std::size_t row = t.byteSize() / static_cast<std::size_t>(count);
+            std::memcpy(all.raw() + row * static_cast<std::size_t>(b0), t.raw(), t.byteSize());
+        }
+    }
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        slots_[static_cast<std::size_t>(inputSlots_[i])] = inputs[i];
+    // The tail and the caller read the gathered values until the next run restores the slots.
+    for (std::size_t c = 0; c < crossSlots_.size(); ++c) {
+        const auto slot = static_cast<std::size_t>(crossSlots_[c]);
+        restoreSlots_.emplace_back(crossSlots_[c], slots_[slot]);
+        slots_[slot] = &crossValues_[c];
+    }
+    runSteps(sliceCut_, steps_.size(), cancel);
+}
+
+void Executor::runSteps(std::size_t from, std::size_t to, const CancelToken* cancel, bool measure)
+{
+    for (std::size_t si = from; si < to; ++si) {
+        Step& step = steps_[si];
         if (cancel && cancel->isCancelled())
             throw CancelledError();
         for (std::size_t k = 0; k < step.in.size(); ++k)
@@ -283,6 +462,9 @@ void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* can
         }
         if (observer_)
             observer_(*step.node, args);
+        if (measure)
+            for (const Tensor* t : step.outPtr)
+                stepBytes_[si] = std::max(stepBytes_[si], t->byteSize());
         if (profiling_)
             profile_[step.node->opType] +=
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

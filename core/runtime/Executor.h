@@ -29,6 +29,19 @@ public:
         bool foldConstants = true;
         /// Reject inputs whose shape differs from the graph's declared fixed dimensions.
         bool checkInputShapes = true;
+        /// Speed-ups that do not change results beyond float rounding (see GraphOptimizer.h):
+        /// fuse activations and residual adds into the convolutions before them, and run a large
+        /// batch as slices whose activations fit in cache when the graph allows it. Only with
+        /// reuseBuffers (fused and sliced runs keep no per-node values) and while no observer is
+        /// set (setObserver recompiles without them, so observers see every node of the model).
+        bool optimize = true;
+        /// Batch slicing aims for slices whose largest value has about this many bytes, so that
+        /// consecutive layers work in cache rather than streaming the whole batch through DRAM.
+        std::size_t sliceBytes = std::size_t{1} << 20;
+        /// The trailing nodes whose outputs all stay below this many bytes per sample run once
+        /// on the whole batch after the slices (their weights are read once, their products are
+        /// wider); 0 slices every node.
+        std::size_t sliceTailBytes = std::size_t{256} << 10;
     };
 
     /// Compiles the model's main graph; throws UnsupportedError listing every unsupported op.
@@ -52,13 +65,19 @@ public:
     /// Any value of the last run by name (only reliable with reuseBuffers off), or nullptr.
     const Tensor* value(const std::string& name) const;
 
-    /// Number of nodes that run (after constant folding).
+    /// Number of nodes that run (after constant folding and fusion).
     std::size_t nodeCount() const;
+    /// Number of model nodes fused into others.
+    std::size_t fusedNodeCount() const { return fusedNodes_; }
+    /// Whether runs may be split into batch slices (see Options::optimize).
+    bool batchSplittable() const { return splittable_; }
 
     /// Called after every node of every run with the node's inputs and outputs (for FLOP
-    /// counts, activation statistics, debugging); empty to turn off.
+    /// counts, activation statistics, debugging); empty to turn off. Fusion and batch slicing
+    /// are off while an observer is set (the graph is recompiled if needed), so the observer
+    /// sees every node of the model, on the whole batch.
     using StepObserver = std::function<void(const Node&, const KernelArgs&)>;
-    void setObserver(StepObserver observer) { observer_ = std::move(observer); }
+    void setObserver(StepObserver observer);
 
     /// Per-op-type wall time of the runs since profiling was turned on, in seconds.
     void setProfiling(bool on);
@@ -66,9 +85,36 @@ public:
 
 private:
     struct Step;
-    void compile(const Graph& graph, const std::map<std::string, int, std::less<>>& opsets,
-                 const std::vector<std::string>& outerNames, const OpRegistry& registry);
+    void compile(bool optimize);
+    void runSteps(std::size_t from, std::size_t to, const CancelToken* cancel, bool measure = false);
+    void runSliced(std::span<const Tensor* const> inputs, std::int64_t batch, const CancelToken* cancel);
+    void planSlices(std::span<const Tensor* const> inputs, std::int64_t batch, const CancelToken* cancel);
     int slotFor(const std::string& name) const;
+
+    // What compile() reads, kept to recompile without optimizations (setObserver).
+    const Graph* graph_ = nullptr;
+    std::map<std::string, int, std::less<>> opsets_;
+    std::vector<std::string> outerNames_;
+    const OpRegistry* registry_ = nullptr;
+    bool optimized_ = false;                      // compiled with Options::optimize in effect
+    std::vector<std::unique_ptr<Node>> ownedNodes_; // fused nodes the steps point to
+    std::size_t fusedNodes_ = 0;
+    // Batch slicing.
+    bool splittable_ = false;
+    // The plan, measured on one sample for inputs of the shapes in sliceKey_ (axis 0 left out):
+    // steps [0, sliceCut_) run per slice of sliceBytes / headPeakBytes_ samples, steps
+    // [sliceCut_, end) once on the whole batch; crossSlots_ are the values the whole-batch part
+    // (or the caller) reads from the sliced part, gathered into crossValues_.
+    std::vector<Shape> sliceKey_;
+    bool slicePlanned_ = false;
+    std::size_t sliceCut_ = 0;
+    std::size_t headPeakBytes_ = 0;      // largest value per sample of the sliced steps
+    std::vector<std::size_t> stepBytes_; // per step, its largest output, while measuring
+    std::vector<int> producer_;          // per slot, the step computing it, or -1
+    std::vector<int> crossSlots_;
+    std::vector<Tensor> crossValues_;
+    std::vector<Tensor> sliceInputs_;    // the current slice of each input
+    std::vector<std::pair<int, const Tensor*>> restoreSlots_; // slots a sliced run pointed elsewhere
 
     Options options_;
     std::vector<std::string> inputNames_;

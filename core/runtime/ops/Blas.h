@@ -1,6 +1,7 @@
 #pragma once
 // Row-major matrix products for the MatMul family and the recurrent ops: float and double go
-// through OpenBLAS, integer types through a plain loop with wrap-around arithmetic.
+// through OpenBLAS (float single rows through Leger's own GEMV, see ConvKernels.h), integer
+// types through a plain loop with wrap-around arithmetic.
 
 #include <cblas.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <type_traits>
 
+#include "runtime/ops/ConvKernels.h"
 #include "util/Error.h"
 
 namespace leger::ops {
@@ -50,6 +52,12 @@ void gemm(bool transA, bool transB, std::int64_t M, std::int64_t N, std::int64_t
         // (measured, one thread: K = 1024, N = 4096: 28 vs 4 GFLOP/s; equal for small B).
         // c (N) = op(B)^T a, with B stored (K, N) or, transposed, (N, K).
         const blasint incA = transA ? la : 1;
+        if constexpr (std::is_same_v<T, float>) {
+            // Leger's own kernels (run-time ISA dispatch) read B once at full memory speed;
+            // OpenBLAS's Haswell sgemv reaches about half of it here.
+            if (incA == 1 && convk::gemv(transB, N, K, alpha, A, B, ldb, beta, C))
+                return;
+        }
         if (beta == T(0))
             std::memset(C, 0, static_cast<std::size_t>(N) * sizeof(T)); // gemv may scale garbage by 0
         if constexpr (std::is_same_v<T, float>) {

@@ -12,10 +12,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <limits>
 #include <cstring>
 #include <memory>
 
 #include "runtime/OpRegistry.h"
+#include "runtime/ops/ConvKernels.h"
+#include "runtime/ops/ElementwiseKernels.h"
 #include "runtime/ops/Multiversion.h"
 #include "runtime/ops/OpUtil.h"
 #include "runtime/ops/Widen.h"
@@ -29,6 +32,7 @@ using ops::IndexRange;
 using ops::validRange;
 using ops::Window;
 using ops::WindowAttrs;
+namespace convk = ops::convk;
 
 /// Grouped convolutions with at most this many input and output channels per group use the
 /// direct kernel; beyond that the per-group GEMM is faster.
@@ -41,6 +45,7 @@ constexpr std::int64_t kMaxColBytes = std::int64_t{32} << 20;
 
 /// Scratch buffers kept by a prepared kernel from run to run (not reallocated per call).
 struct Scratch {
+    convk::Scratch k; // the float32 kernels' own
     std::vector<float> f0, f1;
     std::vector<double> d0, d1;
     std::vector<std::int32_t> i0, i1;
@@ -429,6 +434,9 @@ template <class T> void addBias(T* y, std::int64_t rows, std::int64_t cols, cons
 struct ConvConfig {
     WindowAttrs win;
     std::int64_t group = 1;
+    /// Activation and residual add fused into the conv by the graph optimizer (leger.*
+    /// attributes; the residual is input 3).
+    convk::Epilogue epilogue;
 };
 
 std::vector<std::int64_t> spatialDims(const Tensor& t) { return {t.shape().begin() + 2, t.shape().end()}; }
@@ -457,17 +465,45 @@ Window convSetup(const Node& node, const ConvConfig& cfg, const Tensor& X, const
     return ops::convWindow(node, cfg.win, inDims, kDims);
 }
 
+Shape convOutputShape(const Tensor& X, const Tensor& W, const Window& w)
+{
+    Shape yShape{X.dim(0), W.dim(0)};
+    for (std::int64_t d : w.outDims())
+        yShape.push_back(d);
+    return yShape;
+}
+
+/// The float32 kernels' description of a 1-D or 2-D convolution.
+convk::Geom kernelGeom(const Window& w, std::int64_t C, std::int64_t M, std::int64_t G)
+{
+    convk::Geom g;
+    g.C = C;
+    g.M = M;
+    g.G = G;
+    g.H = w.in[1];
+    g.W = w.in[2];
+    g.OH = w.out[1];
+    g.OW = w.out[2];
+    g.KH = w.k[1];
+    g.KW = w.k[2];
+    g.sh = w.s[1];
+    g.sw = w.s[2];
+    g.dh = w.d[1];
+    g.dw = w.d[2];
+    g.pt = w.pb[1];
+    g.pl = w.pb[2];
+    return g;
+}
+
+/// Y = epilogue(conv(X, W) + B); R, when the epilogue has a residual, has Y's shape.
 template <class T>
 void convForward(const Node& node, const ConvConfig& cfg, const Tensor& X, const Tensor& Wt, const Tensor* Bt,
-                 Tensor& Y, Scratch& scratch)
+                 const Tensor* Rt, const convk::Epilogue& ep, Tensor& Y, Scratch& scratch)
 {
     const Window w = convSetup(node, cfg, X, Wt, Bt);
     const std::int64_t N = X.dim(0), C = X.dim(1), M = Wt.dim(0), G = cfg.group;
     const std::int64_t Cg = C / G, Mg = M / G;
-    Shape yShape{N, M};
-    for (std::int64_t d : w.outDims())
-        yShape.push_back(d);
-    Y.resize(X.dtype(), yShape);
+    Y.resize(X.dtype(), convOutputShape(X, Wt, w));
     if (Y.size() == 0)
         return;
     const std::int64_t inSize = w.inSize(), outSize = w.outSize(), kSize = w.kSize();
@@ -475,19 +511,26 @@ void convForward(const Node& node, const ConvConfig& cfg, const Tensor& X, const
     const T* x = X.data<T>();
     const T* wt = Wt.data<T>();
     const T* b = Bt ? Bt->data<T>() : nullptr;
+    const T* r = ep.residual ? Rt->data<T>() : nullptr;
     T* y = Y.data<T>();
     if (K == 0) { // no input channels: the output is the bias
         for (std::int64_t n = 0; n < N; ++n)
             for (std::int64_t m = 0; m < M; ++m)
                 std::fill_n(y + (n * M + m) * outSize, outSize, b ? b[m] : T{});
+        convk::applyEpilogue(y, r, Y.size(), ep);
         return;
     }
 
     if constexpr (std::is_same_v<T, float>) {
+        if (w.rank <= 2 && G == C && G == M && convk::convDepthwise(kernelGeom(w, C, M, G), N, x, wt, b, r, y, ep, scratch.k))
+            return;
         if (Cg <= kDirectMaxGroupChannels && Mg <= kDirectMaxGroupOutputs && w.rank <= 2) {
             convDirect(w, N, C, M, G, x, wt, b, y, scratch);
+            convk::applyEpilogue(y, r, Y.size(), ep);
             return;
         }
+        if (w.rank <= 2 && convk::convGemm(kernelGeom(w, C, M, G), N, x, wt, b, r, y, ep, scratch.k))
+            return;
     }
 
     // GEMM path. Several images share one GEMM when the output grid is small.
@@ -532,28 +575,73 @@ void convForward(const Node& node, const ConvConfig& cfg, const Tensor& X, const
             }
         }
     }
+    convk::applyEpilogue(y, r, Y.size(), ep);
 }
 
-/// Runs fn(X, W, B, Y) on float or double tensors; 16-bit floats are widened to float32.
-template <class Fn> void runFloatConv(const KernelArgs& a, Fn&& fn)
+/// Runs fn(X, W, B, R, Y) on float or double tensors; 16-bit floats are widened to float32.
+template <class Fn> void runFloatConv(const KernelArgs& a, bool withResidual, Fn&& fn)
 {
     const Tensor& X = a.input(0);
     const Tensor& W = a.input(1);
     const Tensor* B = a.optionalInput(2);
+    const Tensor* R = withResidual ? &a.input(3) : nullptr;
     Tensor& Y = a.output(0);
+    if (R && R->dtype() != X.dtype())
+        throw Error(a.node().describe() + ": the fused residual must have the input's element type");
     if (ops::isHalfFloat(X.dtype())) {
         if (W.dtype() != X.dtype() || (B && B->dtype() != X.dtype()))
             throw Error(a.node().describe() + ": X, W and B must have the same element type");
         const Tensor xf = ops::widenToFloat(X), wf = ops::widenToFloat(W);
-        Tensor bf;
+        Tensor bf, rf;
         if (B)
             bf = ops::widenToFloat(*B);
+        if (R)
+            rf = ops::widenToFloat(*R);
         Tensor yf;
-        fn(float{}, xf, wf, B ? &bf : nullptr, yf);
+        fn(float{}, xf, wf, B ? &bf : nullptr, R ? &rf : nullptr, yf);
         ops::narrowFromFloat(yf, X.dtype(), Y);
         return;
     }
-    ops::dispatchFloat(X.dtype(), [&](auto t) { fn(t, X, W, B, Y); }, a.node());
+    ops::dispatchFloat(X.dtype(), [&](auto t) { fn(t, X, W, B, R, Y); }, a.node());
+}
+
+/// The epilogue the graph optimizer attached to a Conv node (see GraphOptimizer.h).
+convk::Epilogue parseEpilogue(const KernelContext& ctx)
+{
+    const Node& node = ctx.node;
+    convk::Epilogue ep;
+    const std::string act = node.attrString("leger.activation", "");
+    const float p0 = node.attrFloat("leger.activation_alpha", 0.0f);
+    const float p1 = node.attrFloat("leger.activation_beta", 0.0f);
+    if (act.empty()) {
+        ep.act = convk::Act::None;
+    } else if (act == "Relu") {
+        ep.act = convk::Act::Clip;
+        ep.p0 = 0.0f;
+        ep.p1 = std::numeric_limits<float>::infinity();
+    } else if (act == "Clip") {
+        ep.act = convk::Act::Clip;
+        ep.p0 = p0;
+        ep.p1 = p1;
+    } else if (act == "LeakyRelu") {
+        ep.act = convk::Act::LeakyRelu;
+        ep.p0 = p0;
+    } else if (act == "HardSigmoid") {
+        ep.act = convk::Act::HardSigmoid;
+        ep.p0 = p0;
+        ep.p1 = p1;
+    } else if (act == "HardSwish") {
+        ep.act = convk::Act::HardSwish;
+    } else {
+        ctx.invalid("unknown fused activation '" + act + "'");
+    }
+    const std::int64_t res = node.attrInt("leger.residual", 0);
+    if (res < 0 || res > 2)
+        ctx.invalid("leger.residual must be 0, 1 or 2");
+    ep.residual = static_cast<int>(res);
+    if (ep.residual && node.inputs.size() < 4)
+        ctx.invalid("a fused residual needs input 3");
+    return ep;
 }
 
 Kernel makeConv(const KernelContext& ctx)
@@ -563,12 +651,31 @@ Kernel makeConv(const KernelContext& ctx)
     cfg.group = ctx.node.attrInt("group", 1);
     if (cfg.group < 1)
         ctx.invalid("group must be positive");
+    cfg.epilogue = parseEpilogue(ctx);
     auto scratch = std::make_shared<Scratch>();
     return [cfg, scratch](KernelArgs& a) {
-        runFloatConv(a, [&](auto t, const Tensor& X, const Tensor& W, const Tensor* B, Tensor& Y) {
-            using T = decltype(t);
-            convForward<T>(a.node(), cfg, X, W, B, Y, *scratch);
-        });
+        runFloatConv(a, cfg.epilogue.residual != 0,
+                     [&](auto t, const Tensor& X, const Tensor& W, const Tensor* B, const Tensor* R, Tensor& Y) {
+                         using T = decltype(t);
+                         const convk::Epilogue& ep = cfg.epilogue;
+                         if (!R || R->shape() == convOutputShape(X, W, convSetup(a.node(), cfg, X, W, B))) {
+                             convForward<T>(a.node(), cfg, X, W, B, R, ep, Y, *scratch);
+                             return;
+                         }
+                         // The fused Add broadcasts: the conv alone, then the add and activation
+                         // in the original order.
+                         Tensor conv;
+                         convk::Epilogue actOnly = ep;
+                         actOnly.residual = 0;
+                         convForward<T>(a.node(), cfg, X, W, B, nullptr, ep.residual == 2 ? actOnly : convk::Epilogue{},
+                                        conv, *scratch);
+                         const Shape out = ops::broadcastShapes(conv.shape(), R->shape(), a.node());
+                         Y.resize(X.dtype(), out);
+                         ops::binaryBroadcast(conv.data<T>(), conv.shape(), R->data<T>(), R->shape(), Y.data<T>(),
+                                              out, [](T u, T v) { return u + v; });
+                         if (ep.residual == 1)
+                             convk::applyEpilogue(Y.data<T>(), static_cast<const T*>(nullptr), Y.size(), actOnly);
+                     });
     };
 }
 
@@ -722,7 +829,7 @@ Kernel makeConvTranspose(const KernelContext& ctx)
             ctx.invalid("output_padding value " + std::to_string(v) + " is out of range");
     auto scratch = std::make_shared<Scratch>();
     return [cfg, scratch](KernelArgs& a) {
-        runFloatConv(a, [&](auto t, const Tensor& X, const Tensor& W, const Tensor* B, Tensor& Y) {
+        runFloatConv(a, false, [&](auto t, const Tensor& X, const Tensor& W, const Tensor* B, const Tensor*, Tensor& Y) {
             using T = decltype(t);
             convTransposeForward<T>(a.node(), cfg, X, W, B, Y, *scratch);
         });
