@@ -38,7 +38,26 @@ std::vector<Layer> Layer::find(const Model& model)
                 continue;
             if (!seen.insert(n.input(i)).second)
                 continue;
-            layers.push_back({n.input(i), n.name, n.opType, w->shape(), w->size()});
+            Layer l{n.input(i), n.name, n.opType, w->shape(), w->size()};
+            const Shape& s = l.shape;
+            const std::int64_t r = static_cast<std::int64_t>(s.size());
+            if (n.opType == "MatMul" && i == 1) {
+                // x (.., K) @ W (.., K, N): channels are N, groups run along K.
+                l.transposed = true;
+                l.cols = s[r - 2];
+            } else if (n.opType == "Gemm" && n.attrInt("transB", 0) == 0) {
+                l.transposed = true; // W (K, N)
+                l.cols = s[0];
+            } else if (n.opType == "LSTM" || n.opType == "GRU" || n.opType == "RNN" ||
+                       (n.opType == "MatMul" && i == 0)) {
+                l.cols = s[r - 1]; // W (D, gates * H, I), or a left operand (.., M, K)
+            } else {
+                // Conv (M, C/G, kh, kw), ConvTranspose (C, M/G, kh, kw), Gemm transB (N, K),
+                // embedding (V, D): one row per index of axis 0.
+                l.cols = s[0] == 0 ? 0 : l.parameters / s[0];
+            }
+            l.rows = l.cols == 0 ? 0 : l.parameters / l.cols;
+            layers.push_back(std::move(l));
             if (n.opType == "MatMul")
                 break; // a MatMul has one weight; the other operand is the activation
         }

@@ -17,6 +17,13 @@ struct Layer {
     std::string opType;  // Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN, Gather (embedding)
     Shape shape;
     std::int64_t parameters = 0;
+    /// The weight seen as a matrix (rows = output channels, cols = the input dimension that
+    /// quantization groups run along); rows * cols == parameters. When `transposed`, the
+    /// stored tensor holds it column-major: shape (..., cols, n) with rows = prod(...) * n
+    /// (MatMul weights, Gemm without transB). Otherwise row r is contiguous at r * cols.
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    bool transposed = false;
 
     /// The compressible layers of a model, in graph order; a weight read by several nodes
     /// is listed once, under its first consumer.

@@ -1,0 +1,51 @@
+#pragma once
+// How one layer's weight is compressed (DESIGN.md "LayerSetting"). The JSON recipe keys are in
+// Plan.h; the quantizer and pruner that apply a setting in Quantizer.h and Pruner.h.
+
+#include <cstdint>
+#include <string>
+
+namespace leger {
+
+/// float32 leaves the weight as it is (it may still be pruned); int quantizes to `bits`.
+enum class WeightFormat : std::uint8_t { Float32, Float16, BFloat16, Int };
+/// Which weights share a scale: the whole tensor, one output channel (a row of the layer's
+/// matrix, see Layer), or `groupSize` consecutive weights of a row.
+enum class Granularity : std::uint8_t { Tensor, Channel, Group };
+/// How the quantization range is chosen: the min/max of the weights, or the clipping ratio
+/// (per channel or group) that minimises the squared error.
+enum class Clipping : std::uint8_t { MinMax, Mse };
+/// Which weights pruning removes: the smallest magnitudes anywhere; N of every M consecutive
+/// weights of a row kept (2:4, 4:8); or whole output channels (rows) by L2 norm.
+enum class SparsityPattern : std::uint8_t { Unstructured, N2M4, N4M8, Channel };
+
+struct LayerSetting {
+    WeightFormat format = WeightFormat::Float32;
+    int bits = 8;                  // 2..8, for format Int
+    Granularity granularity = Granularity::Channel;
+    int groupSize = 32;            // 32, 64 or 128, for granularity Group
+    bool symmetric = true;         // codes in [-(2^(b-1)-1), 2^(b-1)-1]; else [0, 2^b-1] with a zero point
+    Clipping clip = Clipping::MinMax;
+    double sparsity = 0.0;         // fraction of weights (Unstructured) or rows (Channel) removed, in [0, 1)
+    SparsityPattern pattern = SparsityPattern::Unstructured;
+
+    /// The uncompressed setting (float32, not pruned).
+    static LayerSetting none() { return {}; }
+    bool isNone() const { return format == WeightFormat::Float32 && !pruned(); }
+    /// Whether the setting removes weights (N:M patterns always do).
+    bool pruned() const
+    {
+        return pattern == SparsityPattern::N2M4 || pattern == SparsityPattern::N4M8 || sparsity > 0.0;
+    }
+    /// Fields that do not apply are ignored, so two settings that compress the same way compare equal.
+    bool operator==(const LayerSetting& o) const;
+    /// A short human-readable description, e.g. "int4 g32 asym mse, 2:4".
+    std::string label() const;
+};
+
+const char* toString(WeightFormat f);      // "float32" "float16" "bfloat16" "int"
+const char* toString(Granularity g);       // "tensor" "channel" "group"
+const char* toString(Clipping c);          // "minmax" "mse"
+const char* toString(SparsityPattern p);   // "unstructured" "2:4" "4:8" "channel"
+
+} // namespace leger
