@@ -72,6 +72,7 @@ void Executor::compile(bool optimize)
     restoreSlots_.clear();
     slicePlanned_ = false;
     sliceKey_.clear();
+    firstUse_.clear();
     OptimizedNodes nodes;
     if (optimize) {
         nodes = fuseConvEpilogues(graph, opsets);
@@ -88,8 +89,10 @@ void Executor::compile(bool optimize)
         slotOf_[name] = s;
         return s;
     };
-    for (const auto& [name, t] : graph.initializers)
-        newSlot(name, &t);
+    for (const auto& [name, t] : graph.initializers) {
+        const auto w = options_.weights.find(name);
+        newSlot(name, w == options_.weights.end() ? &t : w->second);
+    }
     for (const auto& in : graph.inputs) {
         inputNames_.push_back(in.name);
         inputInfo_.push_back(&in);
@@ -140,7 +143,9 @@ void Executor::compile(bool optimize)
             ctx.implicitInputs.push_back(name);
         }
         ctx.compileSubgraph = [this](const Graph& g, const std::vector<std::string>& outer) {
-            return std::make_shared<Executor>(g, opsets_, outer, options_, *registry_);
+            Options sub = options_;
+            sub.weights.clear(); // the main graph's weights reach subgraphs as outer values
+            return std::make_shared<Executor>(g, opsets_, outer, sub, *registry_);
         };
         const KernelFactory* factory = nullptr;
         if (!node.domain.empty() && node.domain != "ai.onnx.ml")
@@ -186,7 +191,13 @@ void Executor::compile(bool optimize)
         outputSlots_.push_back(s);
     }
 
-    // Fold constant nodes once, now.
+    // Fold constant nodes once, now, remembering which initializers each folded value comes from.
+    std::vector<std::vector<int>> sources(slots_.size());
+    std::vector<std::string> initializerName(slots_.size());
+    for (const auto& [name, t] : graph.initializers) {
+        sources[static_cast<std::size_t>(slotOf_[name])] = {slotOf_[name]};
+        initializerName[static_cast<std::size_t>(slotOf_[name])] = name;
+    }
     std::vector<Step> live;
     for (auto& step : steps) {
         bool allConst = options_.foldConstants && !isNondeterministic(step.node->opType);
@@ -213,9 +224,17 @@ void Executor::compile(bool optimize)
                     throw UnsupportedError(msg);
                 throw Error(msg);
             }
+            std::vector<int> from;
+            for (int s : step.in)
+                if (s >= 0)
+                    from.insert(from.end(), sources[static_cast<std::size_t>(s)].begin(),
+                                sources[static_cast<std::size_t>(s)].end());
+            std::sort(from.begin(), from.end());
+            from.erase(std::unique(from.begin(), from.end()), from.end());
             for (std::size_t i = 0; i < step.out.size(); ++i) {
                 slots_[static_cast<std::size_t>(step.out[i])] = out[i];
                 isConstant[static_cast<std::size_t>(step.out[i])] = true;
+                sources[static_cast<std::size_t>(step.out[i])] = from;
             }
             continue;
         }
@@ -265,6 +284,12 @@ void Executor::compile(bool optimize)
             step.outPtr[k] = buffers_[static_cast<std::size_t>(step.buf[k])].get();
         step.inPtr.resize(step.in.size());
     }
+    lastRead_ = lastUse;
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+        for (int s : steps_[i].in)
+            if (s >= 0)
+                for (int src : sources[static_cast<std::size_t>(s)])
+                    firstUse_.try_emplace(initializerName[static_cast<std::size_t>(src)], i);
     ownedNodes_ = std::move(nodes.owned);
     producer_.assign(slots_.size(), -1);
     for (std::size_t i = 0; i < steps_.size(); ++i)
@@ -288,6 +313,29 @@ void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* can
     for (const auto& [slot, value] : restoreSlots_)
         slots_[static_cast<std::size_t>(slot)] = value;
     restoreSlots_.clear();
+    bindInputs(inputs);
+    if (splittable_ && !observer_) {
+        std::int64_t batch = -1;
+        bool sameBatch = true;
+        for (const Tensor* t : inputs) {
+            if (t->rank() < 1 || t->dtype() == DType::String) {
+                sameBatch = false;
+                break;
+            }
+            if (batch < 0)
+                batch = t->dim(0);
+            sameBatch = sameBatch && t->dim(0) == batch;
+        }
+        if (sameBatch && batch > 1) {
+            runSliced(inputs, batch, cancel);
+            return;
+        }
+    }
+    runSteps(0, steps_.size(), cancel);
+}
+
+void Executor::bindInputs(std::span<const Tensor* const> inputs)
+{
     if (inputs.size() != inputSlots_.size())
         throw Error("expected " + std::to_string(inputSlots_.size()) + " inputs, got " + std::to_string(inputs.size()));
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -309,24 +357,43 @@ void Executor::run(std::span<const Tensor* const> inputs, const CancelToken* can
         }
         slots_[static_cast<std::size_t>(inputSlots_[i])] = t;
     }
-    if (splittable_ && !observer_) {
-        std::int64_t batch = -1;
-        bool sameBatch = true;
-        for (const Tensor* t : inputs) {
-            if (t->rank() < 1 || t->dtype() == DType::String) {
-                sameBatch = false;
-                break;
-            }
-            if (batch < 0)
-                batch = t->dim(0);
-            sameBatch = sameBatch && t->dim(0) == batch;
-        }
-        if (sameBatch && batch > 1) {
-            runSliced(inputs, batch, cancel);
-            return;
+}
+
+std::size_t Executor::firstStepUsing(std::string_view name) const
+{
+    const auto it = firstUse_.find(name);
+    return it == firstUse_.end() ? steps_.size() : it->second;
+}
+
+std::vector<int> Executor::liveAt(std::size_t step) const
+{
+    std::vector<int> live;
+    for (std::size_t s = 0; s < slots_.size(); ++s)
+        if (producer_[s] >= 0 && static_cast<std::size_t>(producer_[s]) < step && lastRead_[s] >= 0 &&
+            static_cast<std::size_t>(lastRead_[s]) >= step)
+            live.push_back(static_cast<int>(s));
+    return live;
+}
+
+void Executor::runRange(std::span<const Tensor* const> inputs, std::size_t from, std::size_t to,
+                        std::span<const Tensor* const> restored, const CancelToken* cancel)
+{
+    for (const auto& [slot, value] : restoreSlots_)
+        slots_[static_cast<std::size_t>(slot)] = value;
+    restoreSlots_.clear();
+    bindInputs(inputs);
+    if (from > 0) {
+        const std::vector<int> live = liveAt(from);
+        if (live.size() != restored.size())
+            throw Error("runRange: expected " + std::to_string(live.size()) + " restored values, got " +
+                        std::to_string(restored.size()));
+        for (std::size_t i = 0; i < live.size(); ++i) {
+            const auto slot = static_cast<std::size_t>(live[i]);
+            restoreSlots_.emplace_back(live[i], slots_[slot]);
+            slots_[slot] = restored[i];
         }
     }
-    runSteps(0, steps_.size(), cancel);
+    runSteps(from, std::min(to, steps_.size()), cancel);
 }
 
 /// Slices of inputs [b0, b0 + count) along axis 0 into sliceInputs_, which the input slots read.

@@ -42,6 +42,9 @@ public:
         /// on the whole batch after the slices (their weights are read once, their products are
         /// wider); 0 slices every node.
         std::size_t sliceTailBytes = std::size_t{256} << 10;
+        /// Tensors to use instead of the main graph's initializers of the same name (the
+        /// compressed weights under evaluation); they must outlive the Executor.
+        std::map<std::string, const Tensor*, std::less<>> weights;
     };
 
     /// Compiles the model's main graph; throws UnsupportedError listing every unsupported op.
@@ -65,6 +68,22 @@ public:
     /// Any value of the last run by name (only reliable with reuseBuffers off), or nullptr.
     const Tensor* value(const std::string& name) const;
 
+    // Partial runs, for re-running only the steps a change affects (the Evaluator's cache).
+    // A step is one node that runs (after folding and fusion); slots identify values.
+
+    /// The first step that reads initializer `name`, directly or through a folded constant;
+    /// nodeCount() when none does.
+    std::size_t firstStepUsing(std::string_view name) const;
+    /// The values computed before `step` that steps from `step` on (or the outputs) read.
+    std::vector<int> liveAt(std::size_t step) const;
+    /// Runs steps [from, to) on these inputs (never in batch slices). When from > 0, `restored`
+    /// holds the values of liveAt(from), in that order, as an earlier run with the same inputs
+    /// left them (slotValue); they must stay alive until the next run.
+    void runRange(std::span<const Tensor* const> inputs, std::size_t from, std::size_t to,
+                  std::span<const Tensor* const> restored, const CancelToken* cancel = nullptr);
+    /// The current value of a slot (after a run that computed it).
+    const Tensor& slotValue(int slot) const { return *slots_[static_cast<std::size_t>(slot)]; }
+
     /// Number of nodes that run (after constant folding and fusion).
     std::size_t nodeCount() const;
     /// Number of model nodes fused into others.
@@ -86,6 +105,7 @@ public:
 private:
     struct Step;
     void compile(bool optimize);
+    void bindInputs(std::span<const Tensor* const> inputs);
     void runSteps(std::size_t from, std::size_t to, const CancelToken* cancel, bool measure = false);
     void runSliced(std::span<const Tensor* const> inputs, std::int64_t batch, const CancelToken* cancel);
     void planSlices(std::span<const Tensor* const> inputs, std::int64_t batch, const CancelToken* cancel);
@@ -111,6 +131,8 @@ private:
     std::size_t headPeakBytes_ = 0;      // largest value per sample of the sliced steps
     std::vector<std::size_t> stepBytes_; // per step, its largest output, while measuring
     std::vector<int> producer_;          // per slot, the step computing it, or -1
+    std::vector<int> lastRead_;          // per slot, the last step reading it (steps_.size() for outputs), or -1
+    std::map<std::string, std::size_t, std::less<>> firstUse_; // per initializer, firstStepUsing
     std::vector<int> crossSlots_;
     std::vector<Tensor> crossValues_;
     std::vector<Tensor> sliceInputs_;    // the current slice of each input
