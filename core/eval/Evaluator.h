@@ -1,0 +1,87 @@
+#pragma once
+// Runs a model under compression plans on evaluation data (DESIGN.md "Data flow"): each plan's
+// dequantized weights replace the originals, the data runs chunk by chunk with partial results
+// after each chunk, a cancel token stops it at the next chunk or node boundary, and only the
+// nodes downstream of what changed since a cached run are re-run.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compress/LayerSetting.h"
+#include "data/Preprocessing.h"
+#include "eval/Metrics.h"
+#include "model/Layer.h"
+#include "util/CancelToken.h"
+
+namespace leger {
+
+class Dataset;
+class Model;
+
+/// Per-layer result of applying a setting.
+struct LayerStats {
+    double weightSqnrDb = 0.0; // +inf when the weight is unchanged
+    std::int64_t nonFinite = 0; // NaN/Inf weights in the original
+};
+
+/// The result for one plan (complete, or partial while it refines).
+struct Evaluation {
+    std::vector<LayerSetting> settings;
+    Metrics metrics;
+    std::vector<LayerStats> layers;
+    std::int64_t samples = 0, total = 0; // evaluated so far, of
+    bool complete() const { return samples == total; }
+    double seconds = 0.0;                // wall time so far
+    std::int64_t stepsRun = 0;           // nodes run, over all chunks (how much the cache saved)
+};
+
+class Evaluator {
+public:
+    struct Options {
+        std::int64_t limit = -1;                         // evaluate the first N samples (all: -1)
+        std::size_t activationBudget = std::size_t{512} << 20; // bytes of cached activations
+        std::size_t weightBudget = std::size_t{512} << 20;     // bytes of cached dequantized weights
+        std::size_t inputBudget = std::size_t{1} << 30;        // preprocessed inputs kept beyond this are rebuilt
+        bool incremental = true;                         // reuse cached activations
+    };
+
+    /// The model, data and preprocessing must outlive the Evaluator. Throws Error when the data
+    /// does not fit the model (names the file) and UnsupportedError for unsupported ops.
+    Evaluator(const Model& model, const Dataset& data, Preprocessing pre, Options options);
+    Evaluator(const Model& model, const Dataset& data, Preprocessing pre);
+    ~Evaluator();
+    Evaluator(const Evaluator&) = delete;
+    Evaluator& operator=(const Evaluator&) = delete;
+
+    const std::vector<Layer>& layers() const { return layers_; }
+    std::int64_t sampleCount() const { return total_; }
+    /// Samples per chunk (fixed for the Evaluator's life, so every run splits the data alike).
+    std::int64_t chunkSize() const { return chunk_; }
+
+    /// Called after each chunk with the partial result (in the calling thread).
+    using Progress = std::function<void(const Evaluation&)>;
+    /// Evaluates a plan (one setting per layer, in layers() order). Throws CancelledError when
+    /// cancelled. The uncompressed model's outputs (for agreement, flips, KL) are computed on
+    /// the first call and kept.
+    Evaluation evaluate(const std::vector<LayerSetting>& plan, const CancelToken* cancel = nullptr,
+                        const Progress& progress = {});
+
+    /// The dequantized weight of layer i under a setting (cached), as evaluation uses it.
+    std::shared_ptr<const Tensor> weight(std::size_t layer, const LayerSetting& setting);
+    /// Bytes held by the caches, for benchmarks and the UI.
+    std::size_t cachedActivationBytes() const;
+    void clearActivationCache();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d_;
+    std::vector<Layer> layers_;
+    std::int64_t total_ = 0;
+    std::int64_t chunk_ = 0;
+};
+
+} // namespace leger
