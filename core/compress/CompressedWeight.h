@@ -35,6 +35,9 @@ struct CompressedWeight {
     std::vector<std::uint16_t> halves;
     /// Format Float32: the (pruned) weights, row-major (rows, cols).
     std::vector<float> values;
+    /// Kept weights that were NaN or +-Inf. Format Int excludes them from the ranges and stores
+    /// the code of zero; the float formats keep them as they are (a cast).
+    std::int64_t nonFinite = 0;
 
     bool perTensor() const { return setting.granularity == Granularity::Tensor; }
     std::int64_t groupsPerRow() const { return groupSize >= cols ? 1 : (cols + groupSize - 1) / groupSize; }

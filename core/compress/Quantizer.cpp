@@ -1,0 +1,585 @@
+// Quantizer: the fast path (vectorizable loops, one clone per ISA) and the scalar reference.
+//
+// Both see the same "effective" weights: e = w if the weight is kept and finite, else 0. Zero
+// is always in the range (asymmetric ranges are extended to include it) and quantizes to the
+// zero code exactly, so zeroing pruned and NaN/Inf weights is the same as leaving them out of
+// the ranges and giving them the zero code. The fast path builds e only for rows that need it.
+//
+// Bit-exactness: this file is compiled with -ffp-contract=off (no FMA contraction of x * inv or
+// e - code * scale); the fast path clamps before rounding, which equals rounding then clamping
+// for integer bounds, and rounds with (v + 1.5 * 2^23) - 1.5 * 2^23, which is round half to
+// even (nearbyint in the default FP environment) for |v| <= 2^22 (here |v| <= 255). MSE sums
+// squared errors in double, into 8 lanes by position in the group (lane = position % 8), then
+// ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)): the order is fixed, so both paths choose the same ratio.
+
+#include "compress/Quantizer.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "model/Half.h"
+#include "runtime/ops/Multiversion.h"
+#include "util/Error.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define LEGER_QUANT_X86 1
+#include <immintrin.h>
+#endif
+
+namespace leger {
+
+namespace {
+
+constexpr float kMaxHalf = 65504.0f;
+constexpr float kMinHalfSubnormal = 5.9604644775390625e-08f; // 2^-24
+constexpr float kRoundMagic = 12582912.0f;                   // 1.5 * 2^23
+
+using I64 = std::int64_t;
+
+struct Params {
+    float scale = 1.0f;
+    float inv = 1.0f;
+    float zp = 0.0f; // 0 when symmetric
+};
+
+float halfScale(float raw)
+{
+    float s = Quantizer::fp16Round(raw);
+    if (s == 0.0f)
+        s = kMinHalfSubnormal;
+    if (!(s <= kMaxHalf)) // overflow to Inf
+        s = kMaxHalf;
+    return s;
+}
+
+/// Scale of a symmetric group whose (clipped) largest magnitude is absmax.
+Params symParams(float absmax, int qmax)
+{
+    Params p;
+    if (!(absmax > 0.0f))
+        return p;
+    p.scale = halfScale(absmax / static_cast<float>(qmax));
+    p.inv = 1.0f / p.scale;
+    return p;
+}
+
+/// Scale and zero point of an asymmetric group with (clipped) range lo <= 0 <= hi.
+Params asymParams(float lo, float hi, int levels)
+{
+    Params p;
+    const float range = hi - lo;
+    if (!(range > 0.0f))
+        return p;
+    p.scale = halfScale(range / static_cast<float>(levels));
+    p.inv = 1.0f / p.scale;
+    p.zp = std::clamp(std::nearbyint(-lo * p.inv), 0.0f, static_cast<float>(levels));
+    return p;
+}
+
+double sumLanes(const double* l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+
+void checkSetting(const LayerSetting& s)
+{
+    if (s.format == WeightFormat::Int && (s.bits < 2 || s.bits > 8))
+        throw Error("quantizer: bits must be in 2..8, got " + std::to_string(s.bits));
+    if (s.format == WeightFormat::Int && s.granularity == Granularity::Group && s.groupSize <= 0)
+        throw Error("quantizer: group size must be positive, got " + std::to_string(s.groupSize));
+}
+
+bool keptBit(std::span<const std::uint64_t> keep, I64 i)
+{
+    return keep.empty() || ((keep[static_cast<std::size_t>(i >> 6)] >> (i & 63)) & 1u);
+}
+
+CompressedWeight makeHeader(std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
+                            const LayerSetting& s)
+{
+    checkSetting(s);
+    if (!keep.empty() && static_cast<I64>(keep.size()) != (rows * cols + 63) / 64)
+        throw Error("quantizer: keep mask has " + std::to_string(keep.size()) + " words, expected " +
+                    std::to_string((rows * cols + 63) / 64));
+    CompressedWeight c;
+    c.setting = s;
+    c.rows = rows;
+    c.cols = cols;
+    c.groupSize = Quantizer::groupSizeFor(s, rows, cols);
+    c.keep.assign(keep.begin(), keep.end());
+    return c;
+}
+
+// ---- reference: one weight at a time ---------------------------------------------------------
+
+namespace ref {
+
+/// Code of e under p (symmetric: the signed code; asymmetric: the unsigned one).
+int quantOne(float e, const Params& p, bool sym, int qmax, int levels)
+{
+    if (sym)
+        return static_cast<int>(std::clamp(std::nearbyint(e * p.inv), static_cast<float>(-qmax), static_cast<float>(qmax)));
+    return static_cast<int>(std::clamp(std::nearbyint(e * p.inv) + p.zp, 0.0f, static_cast<float>(levels)));
+}
+
+float dequantOne(int code, const Params& p) { return static_cast<float>(code - static_cast<int>(p.zp)) * p.scale; }
+
+/// The indices (into the (rows, cols) matrix) of scale k's group.
+std::vector<I64> groupIndices(const CompressedWeight& c, I64 k)
+{
+    std::vector<I64> idx;
+    if (c.perTensor()) {
+        for (I64 i = 0; i < c.rows * c.cols; ++i)
+            idx.push_back(i);
+        return idx;
+    }
+    const I64 gpr = c.groupsPerRow();
+    const I64 r = k / gpr, g = k % gpr;
+    const I64 first = gpr == 1 ? 0 : g * c.groupSize;
+    const I64 last = gpr == 1 ? c.cols : std::min(c.cols, first + c.groupSize);
+    for (I64 col = first; col < last; ++col)
+        idx.push_back(r * c.cols + col);
+    return idx;
+}
+
+double sqError(const std::vector<float>& e, const Params& p, bool sym, int qmax, int levels)
+{
+    double lane[8] = {};
+    for (std::size_t i = 0; i < e.size(); ++i) {
+        const float d = e[i] - dequantOne(quantOne(e[i], p, sym, qmax, levels), p);
+        lane[i % 8] += static_cast<double>(d) * static_cast<double>(d);
+    }
+    return sumLanes(lane);
+}
+
+} // namespace ref
+
+// ---- fast path: whole rows of work per call, compiled for each ISA ----------------------------
+
+/// Largest |x| of each group of g (the last may be shorter) of x[0, n) into amax, NaN/Inf
+/// counting as 0; returns how many were NaN/Inf. Integer max on the bits of |x|: float max
+/// reductions do not vectorize without -ffast-math.
+LEGER_MULTIVERSION I64 absmaxGroups(const float* x, I64 n, I64 g, float* amax)
+{
+    I64 bad = 0;
+    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
+        const I64 e = std::min(n, s + g);
+        std::uint32_t m = 0, nb = 0;
+        for (I64 i = s; i < e; ++i) {
+            const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu;
+            const std::uint32_t nonFinite = b > 0x7f7fffffu;
+            nb += nonFinite;
+            const std::uint32_t v = nonFinite ? 0u : b;
+            m = m > v ? m : v;
+        }
+        amax[k] = std::bit_cast<float>(m);
+        bad += nb;
+    }
+    return bad;
+}
+
+/// min(0, min x) and max(0, max x) of each group, NaN/Inf counting as 0; returns how many were
+/// NaN/Inf. Signed-integer keys that order like the floats they come from.
+LEGER_MULTIVERSION I64 minmaxGroups(const float* x, I64 n, I64 g, float* lo, float* hi)
+{
+    I64 bad = 0;
+    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
+        const I64 e = std::min(n, s + g);
+        std::int32_t mn = 0, mx = 0;
+        std::uint32_t nb = 0;
+        for (I64 i = s; i < e; ++i) {
+            const std::int32_t b = std::bit_cast<std::int32_t>(x[i]);
+            const std::uint32_t nonFinite = (static_cast<std::uint32_t>(b) & 0x7fffffffu) > 0x7f7fffffu;
+            nb += nonFinite;
+            std::int32_t key = b ^ ((b >> 31) & 0x7fffffff);
+            key = nonFinite ? 0 : key;
+            mn = mn < key ? mn : key;
+            mx = mx > key ? mx : key;
+        }
+        lo[k] = std::bit_cast<float>(mn ^ ((mn >> 31) & 0x7fffffff));
+        hi[k] = std::bit_cast<float>(mx ^ ((mx >> 31) & 0x7fffffff));
+        bad += nb;
+    }
+    return bad;
+}
+
+/// Codes of each group of g of x (finite) with bounds [lo[k], hi[k]] and offset add[k]:
+/// code = round(clamp(x * inv, lo, hi)) + add (symmetric: lo = -qmax, hi = qmax, add = 0;
+/// asymmetric: lo = -zp, hi = levels - zp, add = zp).
+LEGER_MULTIVERSION void quantGroups(const float* x, I64 n, I64 g, const float* inv, const float* lo, const float* hi,
+                                    const std::int32_t* add, std::uint8_t* codes)
+{
+    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
+        const I64 e = std::min(n, s + g);
+        const float iv = inv[k], l = lo[k], h = hi[k];
+        const std::int32_t a = add[k];
+        for (I64 i = s; i < e; ++i) {
+            float v = x[i] * iv;
+            v = v < l ? l : v;
+            v = v > h ? h : v;
+            const float r = (v + kRoundMagic) - kRoundMagic;
+            codes[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(r) + a);
+        }
+    }
+}
+
+/// Symmetric codes (int8 bytes) back to values: code * scale.
+LEGER_MULTIVERSION void dequantSymGroups(const std::uint8_t* codes, I64 n, I64 g, const float* scale, float* out)
+{
+    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
+        const I64 e = std::min(n, s + g);
+        const float sc = scale[k];
+        for (I64 i = s; i < e; ++i)
+            out[i] = static_cast<float>(static_cast<std::int8_t>(codes[i])) * sc;
+    }
+}
+
+/// Asymmetric codes back to values: (code - zp) * scale.
+LEGER_MULTIVERSION void dequantAsymGroups(const std::uint8_t* codes, I64 n, I64 g, const float* scale,
+                                          const std::uint8_t* zp, float* out)
+{
+    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
+        const I64 e = std::min(n, s + g);
+        const float sc = scale[k];
+        const std::int32_t z = zp[k];
+        for (I64 i = s; i < e; ++i)
+            out[i] = static_cast<float>(static_cast<std::int32_t>(codes[i]) - z) * sc;
+    }
+}
+
+/// Squared error of quantizing x[0, n) with (inv, scale) and bounds [lo, hi] (see quantGroups),
+/// summed in the fixed lane order (see the top of the file).
+LEGER_MULTIVERSION double sqErrorGroup(const float* x, I64 n, float inv, float scale, float lo, float hi)
+{
+    double lane[8] = {};
+    I64 i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; ++j) {
+            float v = x[i + j] * inv;
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+            const float r = (v + kRoundMagic) - kRoundMagic;
+            const float d = x[i + j] - r * scale;
+            lane[j] += static_cast<double>(d) * static_cast<double>(d);
+        }
+    }
+    for (; i < n; ++i) {
+        float v = x[i] * inv;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        const float r = (v + kRoundMagic) - kRoundMagic;
+        const float d = x[i] - r * scale;
+        lane[i & 7] += static_cast<double>(d) * static_cast<double>(d);
+    }
+    return sumLanes(lane);
+}
+
+#if LEGER_QUANT_X86
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+/// float16 bits of x (F16C rounds to nearest even and quiets NaNs exactly as Half::fromFloat).
+void toHalfF16c(const float* x, I64 n, std::uint16_t* out)
+{
+    I64 i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+    }
+    for (; i < n; ++i)
+        out[i] = Half::fromFloat(x[i]).bits;
+}
+#pragma GCC pop_options
+#endif
+
+void toHalf(const float* x, I64 n, std::uint16_t* out)
+{
+#if LEGER_QUANT_X86
+    static const bool f16c = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    }();
+    if (f16c) {
+        toHalfF16c(x, n, out);
+        return;
+    }
+#endif
+    for (I64 i = 0; i < n; ++i)
+        out[i] = Half::fromFloat(x[i]).bits;
+}
+
+LEGER_MULTIVERSION void toBFloat(const float* x, I64 n, std::uint16_t* out)
+{
+    for (I64 i = 0; i < n; ++i) {
+        const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]);
+        const std::uint32_t nan = (b & 0x7fffffffu) > 0x7f800000u;
+        const std::uint32_t rounded = (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;
+        out[i] = static_cast<std::uint16_t>(nan ? ((b >> 16) | 0x40u) : rounded);
+    }
+}
+
+LEGER_MULTIVERSION I64 countNonFinite(const float* x, I64 n)
+{
+    I64 bad = 0;
+    for (I64 i = 0; i < n; ++i)
+        bad += (std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu) > 0x7f7fffffu;
+    return bad;
+}
+
+/// e = w where kept, else 0 (for the float formats NaN/Inf stay); returns the kept NaN/Inf count
+/// when zeroNonFinite, which also zeroes them.
+I64 effective(const float* w, I64 first, I64 n, std::span<const std::uint64_t> keep, bool zeroNonFinite, float* e)
+{
+    I64 bad = 0;
+    for (I64 i = 0; i < n; ++i) {
+        const float v = w[i];
+        const bool k = keptBit(keep, first + i);
+        const bool finite = std::isfinite(v);
+        bad += k && !finite;
+        e[i] = k && (finite || !zeroNonFinite) ? v : 0.0f;
+    }
+    return bad;
+}
+
+} // namespace
+
+float Quantizer::fp16Round(float x) { return Half::fromFloat(x).toFloat(); }
+
+std::int64_t Quantizer::groupSizeFor(const LayerSetting& s, std::int64_t rows, std::int64_t cols)
+{
+    switch (s.granularity) {
+    case Granularity::Tensor: return rows * cols;
+    case Granularity::Channel: return cols;
+    case Granularity::Group: return s.groupSize;
+    }
+    return cols;
+}
+
+// ---- reference -----------------------------------------------------------------------------------
+
+CompressedWeight Quantizer::quantizeReference(const float* w, std::int64_t rows, std::int64_t cols,
+                                              std::span<const std::uint64_t> keep, const LayerSetting& s)
+{
+    CompressedWeight c = makeHeader(rows, cols, keep, s);
+    const I64 n = rows * cols;
+    for (I64 i = 0; i < n; ++i)
+        c.nonFinite += keptBit(keep, i) && !std::isfinite(w[i]);
+
+    if (s.format == WeightFormat::Float32) {
+        c.values.resize(static_cast<std::size_t>(n));
+        for (I64 i = 0; i < n; ++i)
+            c.values[static_cast<std::size_t>(i)] = keptBit(keep, i) ? w[i] : 0.0f;
+        return c;
+    }
+    if (s.format == WeightFormat::Float16 || s.format == WeightFormat::BFloat16) {
+        c.halves.resize(static_cast<std::size_t>(n));
+        for (I64 i = 0; i < n; ++i) {
+            const float v = keptBit(keep, i) ? w[i] : 0.0f;
+            c.halves[static_cast<std::size_t>(i)] =
+                s.format == WeightFormat::Float16 ? Half::fromFloat(v).bits : BFloat16::fromFloat(v).bits;
+        }
+        return c;
+    }
+
+    const bool sym = s.symmetric;
+    const int qmax = (1 << (s.bits - 1)) - 1, levels = (1 << s.bits) - 1;
+    const I64 scales = n == 0 ? 0 : c.scaleCount();
+    c.codes.assign(static_cast<std::size_t>(n), 0);
+    c.scales.assign(static_cast<std::size_t>(scales), 1.0f);
+    if (!sym)
+        c.zeroPoints.assign(static_cast<std::size_t>(scales), 0);
+    for (I64 k = 0; k < scales; ++k) {
+        const std::vector<I64> idx = ref::groupIndices(c, k);
+        std::vector<float> e;
+        for (I64 i : idx)
+            e.push_back(keptBit(keep, i) && std::isfinite(w[i]) ? w[i] : 0.0f);
+        float absmax = 0.0f, lo = 0.0f, hi = 0.0f;
+        for (float v : e) {
+            absmax = std::max(absmax, std::fabs(v));
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        const auto paramsAt = [&](float ratio) {
+            return sym ? symParams(absmax * ratio, qmax) : asymParams(lo * ratio, hi * ratio, levels);
+        };
+        Params p = paramsAt(1.0f);
+        if (s.clip == Clipping::Mse) {
+            double best = std::numeric_limits<double>::infinity();
+            for (int step = 0; step < kMseSteps; ++step) {
+                const Params q = paramsAt(mseRatio(step));
+                const double err = ref::sqError(e, q, sym, qmax, levels);
+                if (err < best) {
+                    best = err;
+                    p = q;
+                }
+            }
+        }
+        c.scales[static_cast<std::size_t>(k)] = p.scale;
+        if (!sym)
+            c.zeroPoints[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(p.zp);
+        for (std::size_t j = 0; j < idx.size(); ++j) {
+            const int code = ref::quantOne(e[j], p, sym, qmax, levels);
+            c.codes[static_cast<std::size_t>(idx[j])] =
+                sym ? static_cast<std::uint8_t>(static_cast<std::int8_t>(code)) : static_cast<std::uint8_t>(code);
+        }
+    }
+    return c;
+}
+
+void Quantizer::dequantizeReference(const CompressedWeight& c, float* out)
+{
+    const I64 n = c.rows * c.cols;
+    const LayerSetting& s = c.setting;
+    for (I64 i = 0; i < n; ++i) {
+        const std::size_t u = static_cast<std::size_t>(i);
+        float v = 0.0f;
+        switch (s.format) {
+        case WeightFormat::Float32: v = c.values[u]; break;
+        case WeightFormat::Float16: v = Half{c.halves[u]}.toFloat(); break;
+        case WeightFormat::BFloat16: v = BFloat16{c.halves[u]}.toFloat(); break;
+        case WeightFormat::Int: {
+            const std::size_t k = static_cast<std::size_t>(c.scaleIndex(i / c.cols, i % c.cols));
+            const int code = s.symmetric ? static_cast<std::int8_t>(c.codes[u]) : static_cast<int>(c.codes[u]);
+            const int zp = s.symmetric ? 0 : c.zeroPoints[k];
+            v = static_cast<float>(code - zp) * c.scales[k];
+            break;
+        }
+        }
+        out[i] = c.kept(i) ? v : 0.0f;
+    }
+}
+
+// ---- fast ----------------------------------------------------------------------------------------
+
+CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int64_t cols,
+                                     std::span<const std::uint64_t> keep, const LayerSetting& s)
+{
+    CompressedWeight c = makeHeader(rows, cols, keep, s);
+    const I64 n = rows * cols;
+    if (n == 0)
+        return c;
+    const std::size_t un = static_cast<std::size_t>(n);
+
+    if (s.format != WeightFormat::Int) {
+        const float* src = w;
+        std::vector<float> e;
+        if (!keep.empty()) {
+            e.resize(un);
+            c.nonFinite = effective(w, 0, n, keep, false, e.data());
+            src = e.data();
+        } else {
+            c.nonFinite = countNonFinite(w, n);
+        }
+        if (s.format == WeightFormat::Float32) {
+            c.values.assign(src, src + n);
+        } else {
+            c.halves.resize(un);
+            if (s.format == WeightFormat::Float16)
+                toHalf(src, n, c.halves.data());
+            else
+                toBFloat(src, n, c.halves.data());
+        }
+        return c;
+    }
+
+    const bool sym = s.symmetric, mse = s.clip == Clipping::Mse;
+    const int qmax = (1 << (s.bits - 1)) - 1, levels = (1 << s.bits) - 1;
+    // Segments: the whole matrix (Tensor) or one row; G weights per scale within a segment.
+    const bool tensor = c.perTensor();
+    const I64 segLen = tensor ? n : cols, segments = tensor ? 1 : rows;
+    const I64 G = tensor ? n : std::min<I64>(c.groupSize, cols);
+    const I64 perSeg = (segLen + G - 1) / G;
+    c.codes.resize(un);
+    c.scales.resize(static_cast<std::size_t>(perSeg * segments));
+    if (!sym)
+        c.zeroPoints.resize(c.scales.size());
+
+    std::vector<float> e, lo(static_cast<std::size_t>(perSeg)), hi(lo), inv(lo), qlo(lo), qhi(lo);
+    std::vector<std::int32_t> add(static_cast<std::size_t>(perSeg), 0);
+    for (I64 seg = 0; seg < segments; ++seg) {
+        const I64 first = seg * segLen;
+        const float* x = w + first;
+        I64 bad = sym ? absmaxGroups(x, segLen, G, hi.data()) : minmaxGroups(x, segLen, G, lo.data(), hi.data());
+        if (!keep.empty() || bad > 0) {
+            e.resize(static_cast<std::size_t>(segLen));
+            bad = effective(x, first, segLen, keep, true, e.data());
+            x = e.data();
+            if (sym)
+                absmaxGroups(x, segLen, G, hi.data());
+            else
+                minmaxGroups(x, segLen, G, lo.data(), hi.data());
+        }
+        c.nonFinite += bad;
+
+        float* scales = c.scales.data() + seg * perSeg;
+        for (I64 k = 0; k < perSeg; ++k) {
+            const std::size_t u = static_cast<std::size_t>(k);
+            const auto paramsAt = [&](float ratio) {
+                return sym ? symParams(hi[u] * ratio, qmax) : asymParams(lo[u] * ratio, hi[u] * ratio, levels);
+            };
+            Params p = paramsAt(1.0f);
+            if (mse) {
+                const I64 g0 = k * G, len = std::min(segLen, g0 + G) - g0;
+                double best = std::numeric_limits<double>::infinity();
+                for (int step = 0; step < kMseSteps; ++step) {
+                    const Params q = paramsAt(mseRatio(step));
+                    const float l = sym ? static_cast<float>(-qmax) : -q.zp;
+                    const float h = sym ? static_cast<float>(qmax) : static_cast<float>(levels) - q.zp;
+                    const double err = sqErrorGroup(x + g0, len, q.inv, q.scale, l, h);
+                    if (err < best) {
+                        best = err;
+                        p = q;
+                    }
+                }
+            }
+            scales[k] = p.scale;
+            inv[u] = p.inv;
+            qlo[u] = sym ? static_cast<float>(-qmax) : -p.zp;
+            qhi[u] = sym ? static_cast<float>(qmax) : static_cast<float>(levels) - p.zp;
+            add[u] = static_cast<std::int32_t>(p.zp);
+            if (!sym)
+                c.zeroPoints[static_cast<std::size_t>(seg * perSeg + k)] = static_cast<std::uint8_t>(p.zp);
+        }
+        quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
+    }
+    return c;
+}
+
+void Quantizer::dequantize(const CompressedWeight& c, float* out)
+{
+    const I64 n = c.rows * c.cols;
+    if (n == 0)
+        return;
+    switch (c.setting.format) {
+    case WeightFormat::Float32: std::copy(c.values.begin(), c.values.end(), out); return;
+    case WeightFormat::Float16:
+        for (I64 i = 0; i < n; ++i)
+            out[i] = Half{c.halves[static_cast<std::size_t>(i)]}.toFloat();
+        return;
+    case WeightFormat::BFloat16:
+        for (I64 i = 0; i < n; ++i)
+            out[i] = BFloat16{c.halves[static_cast<std::size_t>(i)]}.toFloat();
+        return;
+    case WeightFormat::Int: break;
+    }
+    const bool tensor = c.perTensor();
+    const I64 segLen = tensor ? n : c.cols, segments = tensor ? 1 : c.rows;
+    const I64 G = tensor ? n : std::min<I64>(c.groupSize, c.cols);
+    const I64 perSeg = (segLen + G - 1) / G;
+    for (I64 seg = 0; seg < segments; ++seg) {
+        const I64 first = seg * segLen;
+        if (c.setting.symmetric)
+            dequantSymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg, out + first);
+        else
+            dequantAsymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg,
+                              c.zeroPoints.data() + seg * perSeg, out + first);
+    }
+}
+
+std::vector<float> Quantizer::dequantize(const CompressedWeight& c)
+{
+    std::vector<float> out(static_cast<std::size_t>(c.rows * c.cols));
+    dequantize(c, out.data());
+    return out;
+}
+
+} // namespace leger
