@@ -136,4 +136,24 @@ double weightSqnrDb(const Tensor& original, const Tensor& dequantized)
     return 10.0 * std::log10(signal / noise);
 }
 
+Tensor decompressWeightAs(const CompressedWeight& c, const Layer& layer, DType dtype)
+{
+    Tensor f;
+    decompressWeight(c, layer, f);
+    if (dtype == DType::Float32)
+        return f;
+    Tensor out(dtype, f.shape());
+    const float* v = f.data<float>();
+    for (std::int64_t i = 0; i < f.size(); ++i) {
+        switch (dtype) {
+        case DType::Float64: out.data<double>()[i] = v[i]; break;
+        case DType::Float16: out.data<Half>()[i] = Half::fromFloat(v[i]); break;
+        case DType::BFloat16: out.data<BFloat16>()[i] = BFloat16::fromFloat(v[i]); break;
+        default: throw Error("layer '" + layer.name + "': weights of type " + std::string(dtypeName(dtype)) +
+                             " cannot be compressed");
+        }
+    }
+    return out;
+}
+
 } // namespace leger

@@ -20,6 +20,10 @@ void decompressWeight(const CompressedWeight& c, const Layer& layer, Tensor& out
 /// are counted by CompressedWeight::nonFinite instead); +inf when they are equal.
 double weightSqnrDb(const Tensor& original, const Tensor& dequantized);
 
+/// The dequantized weight in the original weight's dtype (float16/bfloat16/double models keep
+/// their types; a float16 weight quantized to float16 round-trips exactly).
+Tensor decompressWeightAs(const CompressedWeight& c, const Layer& layer, DType dtype);
+
 /// The layer's weight as its (rows, cols) row-major matrix in float32.
 std::vector<float> layerMatrix(const Layer& layer, const Tensor& weight);
 

@@ -1,6 +1,12 @@
 #include "compress/LayerSetting.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "util/Error.h"
 
 namespace leger {
 
@@ -43,6 +49,98 @@ std::string LayerSetting::label() const
         s += buf;
     }
     return s;
+}
+
+LayerSetting parseSettingSpec(const std::string& spec)
+{
+    auto fail = [&](const std::string& why) -> LayerSetting {
+        throw Error("setting '" + spec + "': " + why +
+                    " (expected e.g. int8, int4-g32-asym-mse, float16, int8-2:4, int8-s50, int8-c25)");
+    };
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t dash = spec.find('-', start);
+        parts.push_back(spec.substr(start, dash == std::string::npos ? std::string::npos : dash - start));
+        if (dash == std::string::npos)
+            break;
+        start = dash + 1;
+    }
+    auto number = [&](const std::string& digits, const char* what) {
+        char* end = nullptr;
+        const long v = digits.empty() ? -1 : std::strtol(digits.c_str(), &end, 10);
+        if (digits.empty() || *end != '\0' || v < 0)
+            fail(std::string("'") + digits + "' is not a number for " + what);
+        return static_cast<int>(std::min<long>(v, 1000));
+    };
+    LayerSetting s;
+    const std::string& f = parts[0];
+    if (f == "float32" || f == "fp32" || f == "none")
+        s.format = WeightFormat::Float32;
+    else if (f == "float16" || f == "fp16")
+        s.format = WeightFormat::Float16;
+    else if (f == "bfloat16" || f == "bf16")
+        s.format = WeightFormat::BFloat16;
+    else if (f.rfind("int", 0) == 0) {
+        s.format = WeightFormat::Int;
+        s.bits = number(f.substr(3), "bits");
+        if (s.bits < 2 || s.bits > 8)
+            fail("bits must be 2..8");
+    } else {
+        fail("unknown format '" + f + "'");
+    }
+    const bool isInt = s.format == WeightFormat::Int;
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        const std::string& p = parts[i];
+        if (p == "tensor" && isInt)
+            s.granularity = Granularity::Tensor;
+        else if (p == "asym" && isInt)
+            s.symmetric = false;
+        else if (p == "mse" && isInt)
+            s.clip = Clipping::Mse;
+        else if (p.size() > 1 && p[0] == 'g' && isInt) {
+            s.granularity = Granularity::Group;
+            s.groupSize = number(p.substr(1), "the group size");
+            if (s.groupSize != 32 && s.groupSize != 64 && s.groupSize != 128)
+                fail("group size must be 32, 64 or 128");
+        } else if (p == "2:4")
+            s.pattern = SparsityPattern::N2M4;
+        else if (p == "4:8")
+            s.pattern = SparsityPattern::N4M8;
+        else if (p.size() > 1 && (p[0] == 's' || p[0] == 'c')) {
+            const int pct = number(p.substr(1), "the pruned percentage");
+            if (pct >= 100)
+                fail("the pruned percentage must be below 100");
+            s.sparsity = pct / 100.0;
+            s.pattern = p[0] == 's' ? SparsityPattern::Unstructured : SparsityPattern::Channel;
+        } else {
+            fail("unknown modifier '" + p + "'" + (isInt ? "" : " for a float format"));
+        }
+    }
+    return s;
+}
+
+std::string settingSpec(const LayerSetting& s)
+{
+    std::string out;
+    if (s.format == WeightFormat::Int) {
+        out = "int" + std::to_string(s.bits);
+        if (s.granularity == Granularity::Tensor)
+            out += "-tensor";
+        else if (s.granularity == Granularity::Group)
+            out += "-g" + std::to_string(s.groupSize);
+        if (!s.symmetric)
+            out += "-asym";
+        if (s.clip == Clipping::Mse)
+            out += "-mse";
+    } else {
+        out = toString(s.format);
+    }
+    if (s.pattern == SparsityPattern::N2M4 || s.pattern == SparsityPattern::N4M8)
+        out += std::string("-") + toString(s.pattern);
+    else if (s.sparsity > 0.0)
+        out += (s.pattern == SparsityPattern::Channel ? "-c" : "-s") + std::to_string(std::lround(s.sparsity * 100.0));
+    return out;
 }
 
 const char* toString(WeightFormat f)

@@ -43,6 +43,15 @@ struct LayerSetting {
     std::string label() const;
 };
 
+/// A setting from a compact spec, as the CLI and search lists take it: a format (`float32`,
+/// `float16`, `bfloat16`, `int2`..`int8`) then `-` separated modifiers: `tensor`, `gNN` (groups
+/// of NN), `asym`, `mse`, `2:4`, `4:8`, `sNN` (NN % of weights pruned), `cNN` (NN % of output
+/// channels pruned). E.g. "int4-g32-mse", "int8-2:4", "float16-s50". Throws Error naming the spec.
+LayerSetting parseSettingSpec(const std::string& spec);
+/// The compact spec of a setting (sparsity in whole percent: parseSettingSpec(settingSpec(s)) == s
+/// for settings whose sparsity is a whole percentage).
+std::string settingSpec(const LayerSetting& s);
+
 const char* toString(WeightFormat f);      // "float32" "float16" "bfloat16" "int"
 const char* toString(Granularity g);       // "tensor" "channel" "group"
 const char* toString(Clipping c);          // "minmax" "mse"

@@ -336,8 +336,7 @@ std::shared_ptr<const Tensor> Evaluator::weight(std::size_t layer, const LayerSe
         const Layer& l = layers_.at(layer);
         const Tensor* original = d.model.graph.initializer(l.name);
         const CompressedWeight c = compressWeight(l, *original, setting);
-        auto t = std::make_shared<Tensor>();
-        decompressWeight(c, l, *t);
+        auto t = std::make_shared<Tensor>(decompressWeightAs(c, l, original->dtype()));
         Impl::WeightEntry e;
         e.stats.weightSqnrDb = weightSqnrDb(*original, *t);
         e.stats.nonFinite = c.nonFinite;
