@@ -94,19 +94,45 @@ bool keptBit(std::span<const std::uint64_t> keep, I64 i)
     return keep.empty() || ((keep[static_cast<std::size_t>(i >> 6)] >> (i & 63)) & 1u);
 }
 
-CompressedWeight makeHeader(std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
-                            const LayerSetting& s)
+/// Fills c's header and keep; the format's buffers keep their allocation (and contents) when
+/// their size does not change, so a CompressedWeight reused run after run is not refilled.
+void setHeader(CompressedWeight& c, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
+               const LayerSetting& s)
 {
     checkSetting(s);
     if (!keep.empty() && static_cast<I64>(keep.size()) != (rows * cols + 63) / 64)
         throw Error("quantizer: keep mask has " + std::to_string(keep.size()) + " words, expected " +
                     std::to_string((rows * cols + 63) / 64));
-    CompressedWeight c;
     c.setting = s;
     c.rows = rows;
     c.cols = cols;
     c.groupSize = Quantizer::groupSizeFor(s, rows, cols);
-    c.keep.assign(keep.begin(), keep.end());
+    c.nonFinite = 0;
+    if (keep.data() != c.keep.data() || keep.size() != c.keep.size())
+        c.keep.assign(keep.begin(), keep.end());
+    const std::size_t n = static_cast<std::size_t>(rows * cols);
+    const bool isInt = s.format == WeightFormat::Int;
+    const bool half = s.format == WeightFormat::Float16 || s.format == WeightFormat::BFloat16;
+    if (!isInt) {
+        c.codes.clear();
+        c.scales.clear();
+        c.zeroPoints.clear();
+    } else {
+        c.codes.resize(n);
+    }
+    if (half)
+        c.halves.resize(n);
+    else
+        c.halves.clear();
+    if (s.format != WeightFormat::Float32)
+        c.values.clear();
+}
+
+CompressedWeight makeHeader(std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
+                            const LayerSetting& s)
+{
+    CompressedWeight c;
+    setHeader(c, rows, cols, keep, s);
     return c;
 }
 
@@ -167,10 +193,9 @@ LEGER_MULTIVERSION I64 absmaxGroups(const float* x, I64 n, I64 g, float* amax)
         std::uint32_t m = 0, nb = 0;
         for (I64 i = s; i < e; ++i) {
             const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu;
-            const std::uint32_t nonFinite = b > 0x7f7fffffu;
-            nb += nonFinite;
-            const std::uint32_t v = nonFinite ? 0u : b;
-            m = m > v ? m : v;
+            const std::uint32_t finite = b <= 0x7f7fffffu; // 0 or 1: arithmetic, not a branch
+            nb += 1u - finite;
+            m = std::max(m, b & (0u - finite));
         }
         amax[k] = std::bit_cast<float>(m);
         bad += nb;
@@ -453,10 +478,19 @@ void Quantizer::dequantizeReference(const CompressedWeight& c, float* out)
 CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int64_t cols,
                                      std::span<const std::uint64_t> keep, const LayerSetting& s)
 {
-    CompressedWeight c = makeHeader(rows, cols, keep, s);
+    CompressedWeight c;
+    quantizeInto(w, rows, cols, keep, s, c);
+    return c;
+}
+
+void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
+                             const LayerSetting& s, CompressedWeight& c)
+{
+    setHeader(c, rows, cols, keep, s);
+    keep = c.keep;
     const I64 n = rows * cols;
     if (n == 0)
-        return c;
+        return;
     const std::size_t un = static_cast<std::size_t>(n);
 
     if (s.format != WeightFormat::Int) {
@@ -472,13 +506,12 @@ CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int
         if (s.format == WeightFormat::Float32) {
             c.values.assign(src, src + n);
         } else {
-            c.halves.resize(un);
             if (s.format == WeightFormat::Float16)
                 toHalf(src, n, c.halves.data());
             else
                 toBFloat(src, n, c.halves.data());
         }
-        return c;
+        return;
     }
 
     const bool sym = s.symmetric, mse = s.clip == Clipping::Mse;
@@ -488,10 +521,11 @@ CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int
     const I64 segLen = tensor ? n : cols, segments = tensor ? 1 : rows;
     const I64 G = tensor ? n : std::min<I64>(c.groupSize, cols);
     const I64 perSeg = (segLen + G - 1) / G;
-    c.codes.resize(un);
     c.scales.resize(static_cast<std::size_t>(perSeg * segments));
     if (!sym)
         c.zeroPoints.resize(c.scales.size());
+    else
+        c.zeroPoints.clear();
 
     std::vector<float> e, lo(static_cast<std::size_t>(perSeg)), hi(lo), inv(lo), qlo(lo), qhi(lo);
     std::vector<std::int32_t> add(static_cast<std::size_t>(perSeg), 0);
@@ -541,7 +575,6 @@ CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int
         }
         quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
     }
-    return c;
 }
 
 void Quantizer::dequantize(const CompressedWeight& c, float* out)

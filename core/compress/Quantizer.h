@@ -32,6 +32,10 @@ public:
     /// result holds the Int, Float16/BFloat16 or Float32 fields for s.format, and keep.
     static CompressedWeight quantize(const float* w, std::int64_t rows, std::int64_t cols,
                                      std::span<const std::uint64_t> keep, const LayerSetting& s);
+    /// quantize into c, reusing its buffers (no allocation nor page faults when the size is
+    /// unchanged: the engine's cache and the benchmark use it). keep may be c.keep itself.
+    static void quantizeInto(const float* w, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
+                             const LayerSetting& s, CompressedWeight& c);
     /// out: (rows, cols) row-major; pruned weights are exactly 0.
     static void dequantize(const CompressedWeight& c, float* out);
     static std::vector<float> dequantize(const CompressedWeight& c);
