@@ -40,6 +40,7 @@ template <class Message> void parseExactly(Message& msg, const std::string& byte
 struct Context {
     std::string path;     // the model file, for messages
     fs::path dir;         // where external data is looked up
+    bool allowExternal = true;
     std::int64_t externalBytes = 0;
     std::unordered_map<std::string, std::string> externalFiles; // cache of external data files
 };
@@ -69,6 +70,8 @@ const std::string& externalFile(Context& ctx, const std::string& location, const
     auto it = ctx.externalFiles.find(location);
     if (it != ctx.externalFiles.end())
         return it->second;
+    if (!ctx.allowExternal)
+        throw Error(where + ": external data '" + location + "' is not allowed here");
     const fs::path rel(location);
     // Hostile models must not read arbitrary files: stay inside the model's folder.
     bool escapes = rel.is_absolute() || rel.has_root_name();
@@ -389,9 +392,11 @@ Graph convertGraph(const onnx::GraphProto& g, Context& ctx, const std::unordered
 
 } // namespace
 
-Model OnnxReader::readModel(const std::string& path)
+namespace {
+
+Model convertModel(const std::string& bytes, const std::string& path, bool allowExternal,
+                   std::map<std::string, Tensor, std::less<>> extra)
 {
-    const std::string bytes = readFile(path);
     if (bytes.empty())
         throw Error(path + ": file is empty");
     onnx::ModelProto proto;
@@ -414,9 +419,29 @@ Model OnnxReader::readModel(const std::string& path)
     Context ctx;
     ctx.path = path;
     ctx.dir = fs::path(path).parent_path();
-    model.graph = convertGraph(proto.graph(), ctx, {}, 0);
+    ctx.allowExternal = allowExternal;
+    std::unordered_set<std::string> outer;
+    for (const auto& [name, t] : extra)
+        outer.insert(name);
+    model.graph = convertGraph(proto.graph(), ctx, outer, 0);
+    if (!extra.empty()) {
+        // Inputs that name an added initializer are initializers listed as inputs (IR < 4).
+        std::erase_if(model.graph.inputs, [&](const ValueInfo& v) { return extra.count(v.name) != 0; });
+        for (auto& [name, t] : extra)
+            model.graph.initializers.insert_or_assign(name, std::move(t));
+    }
     model.fileBytes = static_cast<std::int64_t>(bytes.size()) + ctx.externalBytes;
     return model;
+}
+
+} // namespace
+
+Model OnnxReader::readModel(const std::string& path) { return convertModel(readFile(path), path, true, {}); }
+
+Model OnnxReader::readModelFromMemory(const std::string& bytes, const std::string& path,
+                                      std::map<std::string, Tensor, std::less<>> initializers)
+{
+    return convertModel(bytes, path, false, std::move(initializers));
 }
 
 Tensor OnnxReader::readTensor(const std::string& path, std::string* name)
