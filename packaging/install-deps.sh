@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Leger needs to build and test; does nothing when all are present.
 # Usage: packaging/install-deps.sh [--dev]   (--dev adds the fixture generators: python3-torch, python3-onnx)
+# Node.js and npm (Debian's, unless a node and npm are already there) are for the ONNX Runtime tests.
 set -euo pipefail
 
 packages=(
@@ -11,10 +12,11 @@ packages=(
   # tests: ONNX's own operator conformance tests, real data, headless GUI and screenshots
   libonnx-testdata dataset-fashion-mnist fonts-dejavu-core xvfb xauth imagemagick
 )
+# The ONNX Runtime checks of exports (ctest label ort) run onnxruntime-node from npm.
+# node/npm may come from elsewhere (a newer Node.js); Debian's npm would conflict with it.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--dev" ]]; then
   packages+=(python3-torch python3-onnx python3-numpy)
-  # node/npm may come from elsewhere (a newer Node.js); Debian's npm would conflict with it.
-  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()

@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packaging/install-deps.sh
+# onnxruntime-node for the ONNX Runtime checks (label ort), as pinned by tests/ort/package-lock.json;
+# reinstalled only when the lock file is newer than the installed tree.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  [[ tests/ort/node_modules/.package-lock.json -nt tests/ort/package-lock.json ]] ||
+    (cd tests/ort && npm ci --no-audit --no-fund >&2)
+fi
 jobs=$(nproc)
 # Let ccache reuse objects across checkouts in other folders (CI clones to a new one each time).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1

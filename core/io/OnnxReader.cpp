@@ -90,29 +90,22 @@ const std::string& externalFile(Context& ctx, const std::string& location, const
     return ctx.externalFiles.emplace(location, std::move(bytes)).first->second;
 }
 
-Tensor convertTensor(const onnx::TensorProto& p, Context* ctx, const std::string& where)
+/// onnx::TensorProto data types of ONNX 1.16 (IR 10) that Debian's onnx 1.12 headers do not name.
+constexpr int kOnnxUInt4 = 21;
+constexpr int kOnnxInt4 = 22;
+
+/// The bytes of a tensor stored in raw_data or external data, from *offsetOut on (nullptr when
+/// it uses the typed fields); checks that there are exactly `bytes`.
+const std::string* storedBytes(const onnx::TensorProto& p, Context* ctx, const std::string& where,
+                               std::size_t bytes, std::int64_t* offsetOut)
 {
-    const DType dtype = dtypeFromOnnx(p.data_type());
-    if (dtype == DType::Undefined)
-        throw UnsupportedError(where + ": element type " + std::to_string(p.data_type()) + " is not supported");
-    if (p.has_segment())
-        throw UnsupportedError(where + ": segmented tensors are not supported");
-    Shape shape;
-    for (std::int64_t d : p.dims()) {
-        if (d < 0)
-            throw Error(where + ": negative dimension " + std::to_string(d));
-        shape.push_back(d);
-    }
-    Tensor t(dtype, shape);
-    if (dtype == DType::String) {
-        if (static_cast<std::int64_t>(p.string_data_size()) != t.size())
-            throw Error(where + ": holds " + std::to_string(p.string_data_size()) + " strings, shape needs " +
-                        std::to_string(t.size()));
-        for (int i = 0; i < p.string_data_size(); ++i)
-            t.strings()[static_cast<std::size_t>(i)] = p.string_data(i);
-        return t;
-    }
-    const std::size_t bytes = t.byteSize();
+    *offsetOut = 0;
+    const auto sizeText = [&] {
+        std::string dims;
+        for (std::int64_t d : p.dims())
+            dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+        return "shape [" + dims + "] (" + std::to_string(bytes) + " bytes)";
+    };
     if (p.data_location() == onnx::TensorProto::EXTERNAL) {
         if (!ctx)
             throw Error(where + ": external data outside of a model file");
@@ -139,20 +132,78 @@ Tensor convertTensor(const onnx::TensorProto& p, Context* ctx, const std::string
         if (length < 0)
             length = static_cast<std::int64_t>(file.size()) - offset;
         if (length != static_cast<std::int64_t>(bytes))
-            throw Error(where + ": external data length " + std::to_string(length) + " does not match shape " +
-                        shapeToString(shape) + " (" + std::to_string(bytes) + " bytes)");
+            throw Error(where + ": external data length " + std::to_string(length) + " does not match " + sizeText());
         if (offset > static_cast<std::int64_t>(file.size()) || static_cast<std::int64_t>(file.size()) - offset < length)
             throw Error(where + ": external data file '" + location + "' is too short (truncated?)");
-        if (bytes)
-            std::memcpy(t.raw(), file.data() + offset, bytes);
-        return t;
+        *offsetOut = offset;
+        return &file;
     }
     if (p.has_raw_data()) {
         if (p.raw_data().size() != bytes)
-            throw Error(where + ": raw data has " + std::to_string(p.raw_data().size()) + " bytes, shape " +
-                        shapeToString(shape) + " of " + std::string(dtypeName(dtype)) + " needs " + std::to_string(bytes));
+            throw Error(where + ": raw data has " + std::to_string(p.raw_data().size()) + " bytes, " + sizeText() +
+                        " needed");
+        return &p.raw_data();
+    }
+    return nullptr;
+}
+
+/// INT4 / UINT4 (packed two per byte, low nibble first) unpacked to one int8 / uint8 per
+/// element: Leger has no 4-bit DType, and every op that reads them (DequantizeLinear, Cast,
+/// shape ops) gives the same values from the wider type.
+Tensor convertInt4Tensor(const onnx::TensorProto& p, Context* ctx, const std::string& where)
+{
+    const bool isSigned = p.data_type() == kOnnxInt4;
+    Shape shape;
+    for (std::int64_t d : p.dims()) {
+        if (d < 0)
+            throw Error(where + ": negative dimension " + std::to_string(d));
+        shape.push_back(d);
+    }
+    Tensor t(isSigned ? DType::Int8 : DType::UInt8, shape);
+    const std::size_t packed = static_cast<std::size_t>((t.size() + 1) / 2);
+    std::int64_t offset = 0;
+    const std::string* src = storedBytes(p, ctx, where, packed, &offset);
+    if (!src)
+        throw UnsupportedError(where + ": 4-bit tensors are only read from raw or external data");
+    const auto* in = reinterpret_cast<const std::uint8_t*>(src->data() + offset);
+    auto* out = reinterpret_cast<std::uint8_t*>(t.raw());
+    for (std::int64_t i = 0; i < t.size(); ++i) {
+        const unsigned nibble = (in[i >> 1] >> ((i & 1) * 4)) & 0xfu;
+        // Sign-extend the 4-bit two's complement value for INT4.
+        out[i] = static_cast<std::uint8_t>(isSigned && (nibble & 0x8u) ? nibble | 0xf0u : nibble);
+    }
+    return t;
+}
+
+Tensor convertTensor(const onnx::TensorProto& p, Context* ctx, const std::string& where)
+{
+    if (p.data_type() == kOnnxInt4 || p.data_type() == kOnnxUInt4)
+        return convertInt4Tensor(p, ctx, where);
+    const DType dtype = dtypeFromOnnx(p.data_type());
+    if (dtype == DType::Undefined)
+        throw UnsupportedError(where + ": element type " + std::to_string(p.data_type()) + " is not supported");
+    if (p.has_segment())
+        throw UnsupportedError(where + ": segmented tensors are not supported");
+    Shape shape;
+    for (std::int64_t d : p.dims()) {
+        if (d < 0)
+            throw Error(where + ": negative dimension " + std::to_string(d));
+        shape.push_back(d);
+    }
+    Tensor t(dtype, shape);
+    if (dtype == DType::String) {
+        if (static_cast<std::int64_t>(p.string_data_size()) != t.size())
+            throw Error(where + ": holds " + std::to_string(p.string_data_size()) + " strings, shape needs " +
+                        std::to_string(t.size()));
+        for (int i = 0; i < p.string_data_size(); ++i)
+            t.strings()[static_cast<std::size_t>(i)] = p.string_data(i);
+        return t;
+    }
+    const std::size_t bytes = t.byteSize();
+    std::int64_t offset = 0;
+    if (const std::string* src = storedBytes(p, ctx, where, bytes, &offset)) {
         if (bytes)
-            std::memcpy(t.raw(), p.raw_data().data(), bytes);
+            std::memcpy(t.raw(), src->data() + offset, bytes);
         return t;
     }
     switch (dtype) {
