@@ -1,4 +1,5 @@
 // leger-cli: the engine without a window. Parses arguments and prints; the work is in leger_core.
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,14 +11,26 @@
 #include <vector>
 
 #include <cblas.h>
+#include <unistd.h>
 
 #include "check/ConformanceSuite.h"
+#include "compress/Compressor.h"
+#include "compress/Plan.h"
+#include "compress/SizeReport.h"
+#include "data/Dataset.h"
+#include "data/Preprocessing.h"
+#include "eval/EngineBenchmark.h"
+#include "eval/Evaluator.h"
+#include "io/Exporter.h"
 #include "io/NpyIO.h"
 #include "io/OnnxReader.h"
 #include "model/Layer.h"
 #include "model/Model.h"
+#include "report/ResultJson.h"
 #include "runtime/Executor.h"
+#include "search/Search.h"
 #include "runtime/ShapeInference.h"
+#include "util/AtomicFile.h"
 #include "util/Error.h"
 
 using namespace leger;
@@ -33,14 +46,45 @@ Commands:
                                   --shapes adds every node's output shapes and FLOPs
                                   for concrete input shapes (symbolic dims = 1 unless
                                   --shape gives them), found by one run on zeros
-  run MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR
-                                  runs the model; writes DIR/<output>.npy per output
+  run MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR [--plan P.json]
+                                  runs the model (compressed by the plan, if given);
+                                  writes DIR/<output>.npy per output
                                   (characters outside [A-Za-z0-9._-] become '_';
                                   names over 200 bytes are cut and end in a hash)
+  eval MODEL --data DATA [--plan P.json] [--json]
+                                  evaluates the model compressed by the plan (none:
+                                  uncompressed) on the data: exact size and measured
+                                  metrics with 95 % intervals; progress on stderr
+  sensitivity MODEL --data DATA [--settings LIST] [--metric M] [--json]
+                                  each layer alone at each setting: the metric's drop
+  sweep MODEL --data DATA [--settings LIST] [--points N] [--json]
+        [--max-drop X | --budget-bytes N] [--save-plan P.json]
+                                  the size/quality frontier (Pareto points marked), or
+                                  the smallest plan whose drop is at most X (a fraction:
+                                  0.01 = one point of top-1), or the most accurate plan of
+                                  at most N bytes; every reported point is measured
+  export MODEL --plan P.json --format leger|onnx-qdq|onnx-float -o OUT
+                                  writes the compressed model
+  bench MODEL --data DATA         engine timings as JSON: full_eval_ms, first_partial_ms,
+                                  incremental_last_layer_ms, quantize_gbps, size_us
   conformance DIR [--filter TEXT] [--verbose]
                                   runs the ONNX backend node tests under DIR and prints
                                   a table per op and "conformance: N passed, M failed,
                                   K unsupported"; exit status 1 if any failed
+
+Data options (eval, sensitivity, sweep, bench):
+  --data PATH                     IDX images file (labels found by the standard naming),
+                                  .npz with x and optional y, x.npy (+ y.npy), or a folder
+                                  with one subfolder of images per class
+  --limit N                       evaluate the first N samples
+  --preprocess FILE.json          preprocessing (default: MODEL.leger.json when present);
+  --scale X  --mean A[,B,C]  --std A[,B,C]  --layout NCHW|NHWC  --resize H,W
+  --input-name NAME               override its fields
+  --settings LIST                 comma-separated setting specs, mildest first (default
+                                  int8,int6,int4-g32,int4,int3-g32,int2-g32); a spec is a
+                                  format (float16, bfloat16, int2..int8) and modifiers:
+                                  tensor, gNN, asym, mse, 2:4, 4:8, sNN (NN % pruned),
+                                  cNN (NN % of channels pruned), e.g. int4-g32-asym-mse
 
 Options:
   --threads N                     OpenBLAS threads (default 1)
@@ -65,14 +109,18 @@ struct Args {
 };
 
 /// Options that take a value; everything else starting with "--" is a flag.
-const std::vector<std::string> kValued = {"--input", "--output-dir", "--filter", "--threads", "--shape"};
+const std::vector<std::string> kValued = {"--input",  "--output-dir", "--filter",     "--threads",     "--shape",
+                                         "--data",   "--limit",      "--plan",       "--preprocess",  "--scale",
+                                         "--mean",   "--std",        "--layout",     "--resize",      "--input-name",
+                                         "--settings", "--metric",   "--points",     "--max-drop",    "--budget-bytes",
+                                         "--save-plan", "--format",  "-o"};
 
 Args parse(int argc, char** argv, int first)
 {
     Args a;
     for (int i = first; i < argc; ++i) {
         std::string s = argv[i];
-        if (s.rfind("--", 0) == 0) {
+        if (s.rfind("--", 0) == 0 || s == "-o") {
             const auto eq = s.find('=');
             std::string key = eq == std::string::npos ? s : s.substr(0, eq);
             if (std::find(kValued.begin(), kValued.end(), key) != kValued.end()) {
@@ -82,7 +130,7 @@ Args parse(int argc, char** argv, int first)
                     a.options.emplace(key, argv[++i]);
                 else
                     throw Error("option " + key + " needs a value");
-            } else if (s == "--verbose" || s == "--shapes") {
+            } else if (s == "--verbose" || s == "--shapes" || s == "--json") {
                 a.flags.push_back(s);
             } else {
                 throw Error("unknown option " + s);
@@ -115,7 +163,7 @@ int cmdInfo(const Args& a)
 {
     if (a.positional.size() != 1)
         throw Error("usage: leger-cli info MODEL");
-    const Model m = OnnxReader::readModel(a.positional[0]);
+    const Model m = loadModel(a.positional[0]);
     std::printf("model:    %s\n", m.path.c_str());
     std::printf("producer: %s\n", m.producer.empty() ? "(unknown)" : m.producer.c_str());
     std::printf("opsets:  ");
@@ -197,10 +245,25 @@ int cmdRun(const Args& a)
     const std::string outDir = a.option("--output-dir");
     if (outDir.empty())
         throw Error("run: --output-dir DIR is required");
-    const Model m = OnnxReader::readModel(a.positional[0]);
+    const Model m = loadModel(a.positional[0]);
+    // With a plan, the compressed layers' dequantized weights replace the originals.
+    std::vector<Tensor> weights;
+    Executor::Options options;
+    if (const std::string planFile = a.option("--plan"); !planFile.empty()) {
+        const auto layers = Layer::find(m);
+        const auto settings = Plan::readFile(planFile).resolve(layers);
+        weights.reserve(layers.size());
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            if (settings[i].isNone())
+                continue;
+            const Tensor& w = *m.graph.initializer(layers[i].name);
+            weights.push_back(decompressWeightAs(compressWeight(layers[i], w, settings[i]), layers[i], w.dtype()));
+            options.weights[layers[i].name] = &weights.back();
+        }
+    }
     std::unique_ptr<Executor> compiled;
     try {
-        compiled = std::make_unique<Executor>(m);
+        compiled = std::make_unique<Executor>(m, options);
     } catch (const Error& e) {
         throw Error(m.path + ": " + e.what()); // the executor knows nodes, not files
     }
@@ -237,6 +300,311 @@ int cmdRun(const Args& a)
         NpyIO::writeNpy(file, exec.output(i));
         std::fprintf(stderr, "wrote %s %s\n", file.c_str(), shapeToString(exec.output(i).shape()).c_str());
     }
+    return 0;
+}
+
+/// Numbers from a comma-separated option value.
+std::vector<double> numbers(const std::string& option, const std::string& text)
+{
+    std::vector<double> out;
+    std::size_t p = 0;
+    while (p <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', p), text.size());
+        try {
+            std::size_t used = 0;
+            out.push_back(std::stod(text.substr(p, comma - p), &used));
+            if (used != comma - p)
+                throw std::invalid_argument("trailing");
+        } catch (const std::exception&) {
+            throw Error(option + ": expected numbers separated by commas, got '" + text + "'");
+        }
+        p = comma + 1;
+    }
+    return out;
+}
+
+std::int64_t integerOption(const Args& a, const std::string& name, std::int64_t fallback)
+{
+    const std::string v = a.option(name);
+    if (v.empty())
+        return fallback;
+    try {
+        std::size_t used = 0;
+        const long long n = std::stoll(v, &used);
+        if (used != v.size() || n < 0)
+            throw std::invalid_argument("bad");
+        return n;
+    } catch (const std::exception&) {
+        throw Error(name + ": expected a non-negative integer, got '" + v + "'");
+    }
+}
+
+/// The model, its layers and the plan's settings; the data and preprocessing when asked for.
+struct Session {
+    Model model;
+    std::vector<Layer> layers;
+    std::vector<LayerSetting> settings;
+    Dataset data;
+    Preprocessing pre;
+};
+
+Session openSession(const Args& a, bool withData)
+{
+    if (a.positional.size() != 1)
+        throw Error("expected one MODEL argument");
+    Session s;
+    s.model = loadModel(a.positional[0]);
+    s.layers = Layer::find(s.model);
+    s.settings.assign(s.layers.size(), LayerSetting::none());
+    if (const std::string plan = a.option("--plan"); !plan.empty())
+        s.settings = Plan::readFile(plan).resolve(s.layers);
+    if (!withData)
+        return s;
+    const std::string data = a.option("--data");
+    if (data.empty())
+        throw Error("--data PATH is required");
+    s.data = Dataset::read(data, integerOption(a, "--limit", -1));
+    if (const std::string file = a.option("--preprocess"); !file.empty())
+        s.pre = Preprocessing::fromJson(readFile(file), file);
+    else if (auto side = Preprocessing::readSidecar(a.positional[0]))
+        s.pre = *side;
+    if (const std::string v = a.option("--scale"); !v.empty())
+        s.pre.scale = numbers("--scale", v).at(0);
+    if (const std::string v = a.option("--mean"); !v.empty())
+        s.pre.mean = numbers("--mean", v);
+    if (const std::string v = a.option("--std"); !v.empty())
+        s.pre.std = numbers("--std", v);
+    if (const std::string v = a.option("--layout"); !v.empty()) {
+        if (v != "NCHW" && v != "NHWC")
+            throw Error("--layout: expected NCHW or NHWC");
+        s.pre.layout = v;
+    }
+    if (const std::string v = a.option("--resize"); !v.empty()) {
+        const auto hw = numbers("--resize", v);
+        if (hw.size() != 2 || hw[0] < 1 || hw[1] < 1)
+            throw Error("--resize: expected H,W");
+        s.pre.resize = std::pair{static_cast<std::int64_t>(hw[0]), static_cast<std::int64_t>(hw[1])};
+    }
+    if (const std::string v = a.option("--input-name"); !v.empty())
+        s.pre.input = v;
+    return s;
+}
+
+std::vector<std::string> classNames(const Session& s)
+{
+    return s.data.classNames.empty() ? s.pre.labels : s.data.classNames;
+}
+
+/// A one-line progress display on stderr, redrawn at most ~10 times a second.
+class ProgressLine {
+public:
+    void show(const std::string& text, bool force = false)
+    {
+        const auto now = std::chrono::steady_clock::now();
+        // A terminal gets one line redrawn ~10 times a second; a log gets a line every 2 s.
+        if (!force && now - last_ < std::chrono::milliseconds(tty_ ? 100 : 2000))
+            return;
+        last_ = now;
+        if (tty_)
+            std::fprintf(stderr, "\r%-78.78s", text.c_str());
+        else
+            std::fprintf(stderr, "%s\n", text.c_str());
+        shown_ = true;
+    }
+    ~ProgressLine()
+    {
+        if (shown_ && tty_)
+            std::fprintf(stderr, "\r%78s\r", "");
+    }
+
+private:
+    std::chrono::steady_clock::time_point last_{};
+    bool shown_ = false;
+    bool tty_ = isatty(2) != 0;
+};
+
+std::string metricText(const Metrics& m, const std::string& name, bool percent)
+{
+    const Interval* v = m.find(name);
+    if (!v)
+        return "";
+    char buf[128];
+    if (percent)
+        std::snprintf(buf, sizeof buf, "%-12s %8.2f %%   [%.2f, %.2f]", name.c_str(), 100 * v->value, 100 * v->low,
+                      100 * v->high);
+    else
+        std::snprintf(buf, sizeof buf, "%-12s %10.4g   [%.4g, %.4g]", name.c_str(), v->value, v->low, v->high);
+    return buf;
+}
+
+int cmdEval(const Args& a)
+{
+    Session s = openSession(a, true);
+    Evaluator ev(s.model, s.data, s.pre);
+    const SizeModel sizes(s.model, s.layers);
+    ProgressLine line;
+    const Evaluation e = ev.evaluate(s.settings, nullptr, [&](const Evaluation& p) {
+        const Interval* top1 = p.metrics.find("top1");
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "eval: %lld/%lld samples%s", static_cast<long long>(p.samples),
+                      static_cast<long long>(p.total),
+                      top1 ? (", top-1 " + std::to_string(100 * top1->value).substr(0, 5) + " %").c_str() : "");
+        line.show(buf);
+    });
+    const SizeReport size = sizes.report(s.settings);
+    if (a.flag("--json")) {
+        std::printf("%s\n", evaluationJson(e, size, s.layers, classNames(s)).c_str());
+        return 0;
+    }
+    std::printf("model:   %s\ndata:    %s (%lld samples)\n", s.model.path.c_str(), s.data.source.c_str(),
+                static_cast<long long>(e.samples));
+    std::printf("size:    %lld bytes, %.3f bits per weight, %.2fx smaller than float32, %.2fx than the original\n\n",
+                static_cast<long long>(size.total), size.bitsPerWeight, size.ratioToFloat32, size.ratioToOriginal);
+    for (const auto& [name, v] : e.metrics.values) {
+        const bool percent = name != "kl" && name != "sqnr_db";
+        std::printf("  %s\n", metricText(e.metrics, name, percent).c_str());
+    }
+    std::printf("\n  %-40s %-18s %12s %14s\n", "layer", "setting", "bytes", "weight SQNR dB");
+    for (std::size_t i = 0; i < s.layers.size(); ++i)
+        std::printf("  %-40s %-18s %12lld %14.1f\n", s.layers[i].name.c_str(), settingSpec(s.settings[i]).c_str(),
+                    static_cast<long long>(size.layers[i].total()), e.layers[i].weightSqnrDb);
+    std::printf("\nevaluated in %.2f s\n", e.seconds);
+    return 0;
+}
+
+std::vector<LayerSetting> settingList(const Args& a)
+{
+    const std::string text = a.option("--settings", "int8,int6,int4-g32,int4,int3-g32,int2-g32");
+    std::vector<LayerSetting> out;
+    std::size_t p = 0;
+    while (p <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', p), text.size());
+        out.push_back(parseSettingSpec(text.substr(p, comma - p)));
+        p = comma + 1;
+    }
+    return out;
+}
+
+SearchProgress searchProgress(ProgressLine& line, const char* what)
+{
+    return [&line, what](std::int64_t done, std::int64_t total, const std::string& item) {
+        char buf[200];
+        if (total > 0)
+            std::snprintf(buf, sizeof buf, "%s: %lld/%lld %s", what, static_cast<long long>(done),
+                          static_cast<long long>(total), item.c_str());
+        else
+            std::snprintf(buf, sizeof buf, "%s: %s", what, item.c_str());
+        line.show(buf);
+    };
+}
+
+void printSensitivity(const SensitivityTable& t, const Session& s)
+{
+    std::printf("sensitivity: drop of %s from %.4f, each layer alone at each setting\n\n  %-40s", t.metric.c_str(),
+                t.baseline, "layer");
+    for (const auto& st : t.settings)
+        std::printf(" %10s", settingSpec(st).c_str());
+    std::printf("\n");
+    for (std::size_t i = 0; i < t.drop.size(); ++i) {
+        std::printf("  %-40s", s.layers[i].name.c_str());
+        for (double d : t.drop[i])
+            std::printf(" %10.4f", d);
+        std::printf("\n");
+    }
+}
+
+int cmdSensitivity(const Args& a)
+{
+    Session s = openSession(a, true);
+    Evaluator ev(s.model, s.data, s.pre);
+    ProgressLine line;
+    const SensitivityTable t = sensitivityScan(ev, settingList(a), a.option("--metric"), nullptr,
+                                               searchProgress(line, "sensitivity"));
+    if (a.flag("--json"))
+        std::printf("%s\n", sensitivityJson(t, s.layers).c_str());
+    else
+        printSensitivity(t, s);
+    return 0;
+}
+
+int cmdSweep(const Args& a)
+{
+    Session s = openSession(a, true);
+    if (!a.option("--max-drop").empty() && !a.option("--budget-bytes").empty())
+        throw Error("--max-drop and --budget-bytes are alternatives: give one");
+    Evaluator ev(s.model, s.data, s.pre);
+    const SizeModel sizes(s.model, s.layers);
+    const SizeFunction size = [&](const std::vector<LayerSetting>& plan) { return sizes.total(plan); };
+    ProgressLine line;
+    const SensitivityTable t = sensitivityScan(ev, settingList(a), a.option("--metric"), nullptr,
+                                               searchProgress(line, "sensitivity"));
+    const std::string savePlan = a.option("--save-plan");
+    auto save = [&](const std::vector<LayerSetting>& plan) {
+        if (savePlan.empty())
+            return;
+        Plan p(savePlan);
+        for (std::size_t i = 0; i < plan.size(); ++i)
+            p.setLayer(s.layers[i].name, plan[i]);
+        p.writeFile(savePlan);
+        std::fprintf(stderr, "wrote %s\n", savePlan.c_str());
+    };
+    if (!a.option("--max-drop").empty() || !a.option("--budget-bytes").empty()) {
+        BudgetResult r;
+        if (!a.option("--max-drop").empty())
+            r = fitMaxDrop(ev, t, size, numbers("--max-drop", a.option("--max-drop")).at(0), nullptr,
+                           searchProgress(line, "fit"));
+        else
+            r = fitBudget(ev, t, size, integerOption(a, "--budget-bytes", 0), nullptr, searchProgress(line, "fit"));
+        if (r.found)
+            save(r.best.plan);
+        if (a.flag("--json")) {
+            std::printf("%s\n", budgetJson(r, s.layers, t.metric).c_str());
+        } else {
+            std::printf("%s\n", r.message.c_str());
+            if (r.found) {
+                std::printf("best: %lld bytes, %s %.4f (drop %.4f), measured on %lld samples\n",
+                            static_cast<long long>(r.best.sizeBytes), t.metric.c_str(), r.best.quality,
+                            t.baseline - r.best.quality, static_cast<long long>(r.best.evaluation.samples));
+                for (std::size_t i = 0; i < s.layers.size(); ++i)
+                    std::printf("  %-40s %s\n", s.layers[i].name.c_str(), settingSpec(r.best.plan[i]).c_str());
+            }
+        }
+        return r.found ? 0 : 1;
+    }
+    const auto points = frontierSweep(ev, t, size, static_cast<int>(integerOption(a, "--points", 12)), nullptr,
+                                      searchProgress(line, "sweep"));
+    if (a.flag("--json")) {
+        std::printf("%s\n", frontierJson(points, s.layers, t.metric).c_str());
+    } else {
+        std::printf("frontier (%s; * = Pareto-optimal):\n  %14s %10s\n", t.metric.c_str(), "bytes", t.metric.c_str());
+        for (const auto& p : points)
+            std::printf("  %14lld %10.4f %s\n", static_cast<long long>(p.sizeBytes), p.quality, p.pareto ? "*" : "");
+    }
+    return 0;
+}
+
+int cmdExport(const Args& a)
+{
+    const std::string out = a.option("-o");
+    if (out.empty() || a.option("--plan").empty() || a.option("--format").empty())
+        throw Error("usage: leger-cli export MODEL --plan P.json --format leger|onnx-qdq|onnx-float -o OUT");
+    Session s = openSession(a, false);
+    const ExportFormat format = parseExportFormat(a.option("--format"));
+    const ExportResult r = exportModel(s.model, s.layers, s.settings, format, out);
+    for (const auto& w : r.warnings)
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
+    std::int64_t expected = -1;
+    if (format == ExportFormat::Leger)
+        expected = SizeModel(s.model, s.layers).total(s.settings);
+    std::printf("wrote %s: %lld bytes%s\n", out.c_str(), static_cast<long long>(r.bytes),
+                expected < 0 ? "" : (expected == r.bytes ? " (= the computed size)" : " (!= the computed size)"));
+    return expected >= 0 && expected != r.bytes ? 1 : 0;
+}
+
+int cmdBench(const Args& a)
+{
+    Session s = openSession(a, true);
+    std::printf("%s\n", engineBenchmarkJson(s.model, s.data, s.pre).c_str());
     return 0;
 }
 
@@ -283,6 +651,16 @@ int main(int argc, char** argv)
             return cmdRun(args);
         if (cmd == "conformance")
             return cmdConformance(args);
+        if (cmd == "eval")
+            return cmdEval(args);
+        if (cmd == "sensitivity")
+            return cmdSensitivity(args);
+        if (cmd == "sweep")
+            return cmdSweep(args);
+        if (cmd == "export")
+            return cmdExport(args);
+        if (cmd == "bench")
+            return cmdBench(args);
         std::fprintf(stderr, "leger-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

@@ -176,6 +176,17 @@ std::vector<FrontierPoint> frontierSweep(Evaluator& evaluator, const Sensitivity
     }
     if (picks.back() != path.sizes.size() - 1)
         picks.push_back(path.sizes.size() - 1);
+    // Sizes along the path jump (one large layer moving): fill up to `points` by index.
+    for (std::size_t j = 1; picks.size() < static_cast<std::size_t>(points) && picks.size() < path.sizes.size(); ++j) {
+        std::vector<std::size_t> more;
+        for (std::size_t k = 0; k + 1 < picks.size() && picks.size() + more.size() < static_cast<std::size_t>(points); ++k)
+            if (picks[k + 1] - picks[k] > 1)
+                more.push_back((picks[k] + picks[k + 1]) / 2);
+        if (more.empty())
+            break;
+        picks.insert(picks.end(), more.begin(), more.end());
+        std::sort(picks.begin(), picks.end());
+    }
     std::vector<FrontierPoint> out;
     for (std::size_t j = 0; j < picks.size(); ++j) {
         if (progress)

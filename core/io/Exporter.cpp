@@ -1,0 +1,73 @@
+#include "io/Exporter.h"
+
+#include <filesystem>
+#include <map>
+
+#include "compress/Compressor.h"
+#include "io/LegerContainer.h"
+#include "io/OnnxReader.h"
+#include "io/OnnxWriter.h"
+#include "util/Error.h"
+
+namespace leger {
+
+ExportFormat parseExportFormat(const std::string& name)
+{
+    if (name == "leger")
+        return ExportFormat::Leger;
+    if (name == "onnx-qdq")
+        return ExportFormat::OnnxQdq;
+    if (name == "onnx-float")
+        return ExportFormat::OnnxFloat;
+    throw Error("unknown export format '" + name + "' (expected leger, onnx-qdq or onnx-float)");
+}
+
+ExportResult exportModel(const Model& model, const std::vector<Layer>& layers, const std::vector<LayerSetting>& settings,
+                         ExportFormat format, const std::string& outPath)
+{
+    if (settings.size() != layers.size())
+        throw Error("export: " + std::to_string(settings.size()) + " settings for " + std::to_string(layers.size()) +
+                    " layers");
+    std::vector<CompressedWeight> weights;
+    weights.reserve(layers.size());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const Tensor* w = model.graph.initializer(layers[i].name);
+        if (!w)
+            throw Error(model.path + ": layer '" + layers[i].name + "' has no weight tensor");
+        weights.push_back(compressWeight(layers[i], *w, settings[i]));
+    }
+    ExportResult r;
+    switch (format) {
+    case ExportFormat::Leger:
+        writeLegerContainer(outPath, model, layers, weights);
+        break;
+    case ExportFormat::OnnxQdq:
+        r.warnings = OnnxWriter::exportQdqOnnx(model.path, layers, weights, outPath);
+        break;
+    case ExportFormat::OnnxFloat: {
+        std::map<std::string, Tensor> replaced;
+        for (std::size_t i = 0; i < layers.size(); ++i)
+            if (!settings[i].isNone())
+                replaced[layers[i].name] = decompressWeightAs(weights[i], layers[i], model.graph.initializer(layers[i].name)->dtype());
+        OnnxWriter::exportFloatOnnx(model.path, replaced, outPath);
+        break;
+    }
+    }
+    r.bytes = static_cast<std::int64_t>(std::filesystem::file_size(outPath));
+    return r;
+}
+
+Model loadModel(const std::string& path)
+{
+    if (std::filesystem::path(path).extension() != ".leger")
+        return OnnxReader::readModel(path);
+    LegerContainer c = readLegerContainer(path);
+    for (std::size_t i = 0; i < c.layers.size(); ++i) {
+        const Tensor* stored = c.model.graph.initializer(c.layers[i].name);
+        c.model.graph.initializers[c.layers[i].name] =
+            decompressWeightAs(c.weights[i], c.layers[i], stored ? stored->dtype() : DType::Float32);
+    }
+    return std::move(c.model);
+}
+
+} // namespace leger

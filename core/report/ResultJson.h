@@ -1,0 +1,28 @@
+#pragma once
+// Machine-readable results, one JSON document each, as `leger-cli ... --json` prints them and
+// reports embed them. Non-finite numbers (an SQNR of identical weights) are written as null.
+
+#include <string>
+#include <vector>
+
+#include "compress/SizeReport.h"
+#include "eval/Evaluator.h"
+#include "model/Layer.h"
+#include "search/Search.h"
+
+namespace leger {
+
+/// size_bytes, bits_per_weight, ratios, samples, metrics {name: {value, low, high, n}},
+/// per_class, confusion (with class names when given), and layers [{name, setting, bytes,
+/// weight_sqnr_db, non_finite}].
+std::string evaluationJson(const Evaluation& e, const SizeReport& size, const std::vector<Layer>& layers,
+                           const std::vector<std::string>& classNames = {});
+/// metric, baseline, settings, and layers [{name, parameters, drop: [...]}].
+std::string sensitivityJson(const SensitivityTable& t, const std::vector<Layer>& layers);
+/// points [{size_bytes, quality, pareto, metrics, plan: {layer: spec}}].
+std::string frontierJson(const std::vector<FrontierPoint>& points, const std::vector<Layer>& layers,
+                         const std::string& metric);
+/// found, message, best (a point as above) and tried.
+std::string budgetJson(const BudgetResult& r, const std::vector<Layer>& layers, const std::string& metric);
+
+} // namespace leger
