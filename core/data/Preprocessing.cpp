@@ -127,7 +127,7 @@ Tensor Preprocessing::apply(const Dataset& data, std::int64_t start, std::int64_
 
     const Shape stored(src.shape().begin() + 1, src.shape().end());
     const std::int64_t storedSize = count == 0 ? 0 : src.size() / std::max<std::int64_t>(1, data.count());
-    const bool nhwc = layout == "NHWC";
+    const bool nhwc = channelsLast(sampleShape);
     const bool image3 = sampleShape.size() == 3;
     const std::int64_t C = image3 ? sampleShape[nhwc ? 2 : 0] : 1;
     const std::int64_t H = image3 ? sampleShape[nhwc ? 0 : 1] : 0, W = image3 ? sampleShape[nhwc ? 1 : 2] : 0;
@@ -195,6 +195,40 @@ Tensor Preprocessing::apply(const Dataset& data, std::int64_t start, std::int64_
         }
     }
     return out;
+}
+
+bool Preprocessing::channelsLast(const Shape& s) const
+{
+    if (!layout.empty())
+        return layout == "NHWC";
+    auto channels = [](std::int64_t d) { return d == 1 || d == 3 || d == 4; };
+    return s.size() == 3 && channels(s[2]) && !channels(s[0]);
+}
+
+Shape Preprocessing::resolveSampleShape(const Shape& declared, const Dataset& data) const
+{
+    Shape s = declared;
+    if (std::none_of(s.begin(), s.end(), [](std::int64_t d) { return d < 1; }))
+        return s;
+    const Shape stored(data.samples.shape().begin() + (data.samples.rank() > 0 ? 1 : 0), data.samples.shape().end());
+    if (s.size() != 3 || (stored.size() != 2 && stored.size() != 3))
+        throw Error("the model input's shape " + shapeToString(declared) +
+                    " has free dimensions that the data cannot fill (" + data.source + " holds samples of shape " +
+                    shapeToString(stored) + ")");
+    // Which axis is the channel one: a fixed 1/3/4 decides it; else the layout (NCHW by default).
+    bool last = layout == "NHWC";
+    if (layout.empty())
+        last = s[2] >= 1 && s[2] <= 4 && !(s[0] >= 1 && s[0] <= 4);
+    std::int64_t& c = s[last ? 2 : 0];
+    std::int64_t& h = s[last ? 0 : 1];
+    std::int64_t& w = s[last ? 1 : 2];
+    if (c < 1)
+        c = stored.size() == 3 ? std::min<std::int64_t>(stored[2], 3) : 1;
+    if (h < 1)
+        h = resize ? resize->first : stored[0];
+    if (w < 1)
+        w = resize ? resize->second : stored[1];
+    return s;
 }
 
 } // namespace leger

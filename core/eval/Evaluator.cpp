@@ -245,7 +245,7 @@ Evaluator::Evaluator(const Model& model, const Dataset& data, Preprocessing pre,
                                "; evaluation feeds float32");
     if (!input->hasShape || input->dims.empty())
         throw Error(model.path + ": input '" + input->name + "' has no declared shape to fit the data to");
-    d.sampleShape.assign(input->dims.begin() + 1, input->dims.end());
+    d.sampleShape = d.pre.resolveSampleShape(Shape(input->dims.begin() + 1, input->dims.end()), data);
     for (std::size_t i = 0; i < g.inputs.size(); ++i)
         if (&g.inputs[i] == input)
             d.inputIndex = i;
@@ -301,7 +301,12 @@ Evaluator::Evaluator(const Model& model, const Dataset& data, Preprocessing pre,
         throw UnsupportedError(model.path + ": the first output '" + d.base->outputNames()[0] +
                                "' is not a float32 batch of samples; cannot measure it");
     d.perSample = y.size();
-    d.classes = y.rank() == 2 && y.dim(1) >= 2 ? y.dim(1) : 0;
+    // Class scores: one axis of at least 2 beside the batch, any others of size 1 ((N, C),
+    // (N, C, 1, 1), (N, 1, C)).
+    std::int64_t wide = 0;
+    for (int i = 1; i < y.rank(); ++i)
+        wide += y.dim(i) > 1;
+    d.classes = wide == 1 && d.perSample >= 2 ? d.perSample : 0;
     // (Labels without a classifier output: only the output SQNR is measured.)
 
     // Peak bytes per sample of any value, from an unfused run with an observer.

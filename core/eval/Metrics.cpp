@@ -32,6 +32,26 @@ bool inTopK(const float* v, std::int64_t n, std::int64_t label, int k)
     return higher < k;
 }
 
+/// Whether scores are already probabilities (a softmax output): in [0, 1], summing to 1.
+bool isDistribution(const float* v, std::int64_t n)
+{
+    double s = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (!(v[i] >= 0.0f && v[i] <= 1.0f))
+            return false;
+        s += v[i];
+    }
+    return std::abs(s - 1.0) < 1e-3;
+}
+
+/// log of probabilities (floored at 1e-30 so that a zero stays finite).
+void logProbabilities(const float* v, std::int64_t n, std::vector<double>& out)
+{
+    out.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+        out[static_cast<std::size_t>(i)] = std::log(std::max(static_cast<double>(v[i]), 1e-30));
+}
+
 /// log-softmax of n scores into out (double).
 void logSoftmax(const float* v, std::int64_t n, std::vector<double>& out)
 {
@@ -114,8 +134,14 @@ void MetricsAccumulator::add(const float* y, const float* base, const std::int64
             if (bi) {
                 agree_ += pred == basePred;
                 // KL(p_base || p): sum p_base (log p_base - log p).
-                logSoftmax(bi, classes_, lp);
-                logSoftmax(yi, classes_, lq);
+                // Scores that already are probabilities are used as they are, logits through softmax.
+                if (isDistribution(bi, classes_)) {
+                    logProbabilities(bi, classes_, lp);
+                    logProbabilities(yi, classes_, lq);
+                } else {
+                    logSoftmax(bi, classes_, lp);
+                    logSoftmax(yi, classes_, lq);
+                }
                 double kl = 0;
                 for (std::size_t c = 0; c < lp.size(); ++c)
                     if (std::isfinite(lp[c]))

@@ -41,7 +41,8 @@ struct Metrics {
 
 /// Accumulates the comparison of a model's first output with the labels and with the
 /// uncompressed model's output for the same samples. An output (n, classes) with classes >= 2
-/// is read as class scores (logits or probabilities: softmax is applied for KL only); any
+/// is read as class scores (logits, through softmax for KL; or probabilities when the
+/// uncompressed model's scores of a sample are in [0, 1] and sum to 1, used as they are); any
 /// other output gets the SQNR only.
 class MetricsAccumulator {
 public:

@@ -18,6 +18,7 @@ private slots:
     void meanIntervalMatchesFormula();
     void classifierCounts();
     void klMatchesDefinition();
+    void klOfProbabilities();
     void identicalOutputsAreExact();
     void sqnrMatchesDefinition();
     void badLabelIsAnError();
@@ -105,6 +106,19 @@ void TestMetrics::klMatchesDefinition()
     const Metrics m = acc.result();
     QVERIFY(std::abs(m.find("kl")->value - kl) < 1e-12);
     QVERIFY(!m.find("top1")); // no labels
+}
+
+void TestMetrics::klOfProbabilities()
+{
+    // A model ending in Softmax: its outputs are the distributions themselves.
+    const float base[] = {0.7f, 0.2f, 0.1f};
+    const float y[] = {0.5f, 0.3f, 0.2f};
+    double kl = 0;
+    for (int i = 0; i < 3; ++i)
+        kl += double(base[i]) * std::log(double(base[i]) / double(y[i]));
+    MetricsAccumulator acc(3);
+    acc.add(y, base, nullptr, 1, 3);
+    QVERIFY(std::abs(acc.result().find("kl")->value - kl) < 1e-7);
 }
 
 void TestMetrics::identicalOutputsAreExact()
