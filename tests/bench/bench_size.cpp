@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compress/Plan.h"
 #include "compress/SizeReport.h"
 #include "model/Layer.h"
 #include "model/Model.h"
@@ -64,5 +65,14 @@ int main(int argc, char** argv)
     const SizeReport r = sizes.report(settings);
     std::printf("layers %d  build %.1f us  total() %.2f us  report() %.2f us  (size %lld bytes, %.3f bits/weight)\n",
                 count, buildUs, totalUs, reportUs, static_cast<long long>(r.total), r.bitsPerWeight);
+
+    // Plan::resolve as a GUI session uses it: one exact entry per layer plus a few patterns.
+    Plan plan;
+    plan.setEntry("model.layers.1*", LayerOverride{.bits = 4});
+    plan.setEntry("*.mlp.weight", LayerOverride{.format = WeightFormat::Int});
+    for (std::size_t i = 0; i < layers.size(); ++i)
+        plan.setLayer(layers[i].name, settings[i]);
+    const double resolveUs = time([&] { sink = sink + static_cast<std::int64_t>(plan.resolve(layers).size()); });
+    std::printf("Plan::resolve with %zu entries: %.1f us\n", plan.entries().size(), resolveUs);
     return 0;
 }
