@@ -653,6 +653,7 @@ void TestLegerContainer::corruptedFields_data()
     row("layer type", "is not a floating-point type");
     row("layer flag", "a flag is not 0 or 1");
     row("layer rows", "does not fit the shape");
+    row("layer empty huge rows", "does not fit the shape");
     row("layer weight group size", "group size 7 does not fit the setting");
     row("layer dims", "too large for the file");
     row("layer mask", "the mask keeps");
@@ -706,7 +707,12 @@ void TestLegerContainer::corruptedFields()
     else if (f == "layer type") put(body(0) + 16, 7, 1); // INT64
     else if (f == "layer flag") put(body(0) + 18, 2, 1);
     else if (f == "layer rows") put(body(0) + 20, le(b, body(0) + 20, 8) + 1, 8);
-    else if (f == "layer weight group size") put(body(0) + 36, 7, 8);
+    else if (f == "layer empty huge rows") {
+        // (2^60, 0) with dims (0, 64): zero weights, but a loop over 2^60 rows if unchecked.
+        put(body(0) + 20, std::uint64_t(1) << 60, 8);
+        put(body(0) + 28, 0, 8);
+        put(body(0) + 44, 0, 8);
+    } else if (f == "layer weight group size") put(body(0) + 36, 7, 8);
     else if (f == "layer dims") { put(body(0) + 44, std::uint64_t(1) << 40, 8); put(body(0) + 52, std::uint64_t(1) << 40, 8); }
     else if (f == "layer mask") b[o.layerSections[0]] = char(b[o.layerSections[0]] ^ 0x01);
     else if (f == "layer nm index") put(o.layerSections[1], 0x00, 1); // offsets 0, 0
