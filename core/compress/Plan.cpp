@@ -1,6 +1,7 @@
 #include "compress/Plan.h"
 
 #include <cmath>
+#include <unordered_map>
 
 #include <fnmatch.h>
 
@@ -270,22 +271,31 @@ LayerSetting Plan::settingFor(std::string_view name) const
 
 std::vector<LayerSetting> Plan::resolve(const std::vector<Layer>& layers) const
 {
+    // A GUI session sets one exact entry per layer: look those up by hash, scan only patterns.
+    std::unordered_map<std::string_view, std::size_t> byKey;
+    std::vector<std::size_t> patterns;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        byKey.emplace(entries_[i].key, i);
+        if (isPattern(entries_[i].key))
+            patterns.push_back(i);
+    }
     std::vector<LayerSetting> out;
     out.reserve(layers.size());
     std::vector<char> used(entries_.size(), 0);
     for (const Layer& l : layers) {
-        std::size_t exact = entries_.size(), lastPattern = entries_.size();
-        for (std::size_t i = 0; i < entries_.size(); ++i) {
-            if (entries_[i].key == l.name) {
-                exact = i;
-                used[i] = 1;
-            } else if (isPattern(entries_[i].key) && matches(entries_[i].key, l.name)) {
+        std::size_t lastPattern = entries_.size();
+        for (std::size_t i : patterns) {
+            // Every matching pattern counts as used, even where an exact key wins.
+            if (entries_[i].key != l.name && ::fnmatch(entries_[i].key.c_str(), l.name.c_str(), 0) == 0) {
                 lastPattern = i; // the last matching pattern wins
-                used[i] = 1;     // and every matching pattern counts as used, even where an exact key wins
+                used[i] = 1;
             }
         }
-        const std::size_t chosen = exact < entries_.size() ? exact : lastPattern;
+        std::size_t chosen = lastPattern;
+        if (auto it = byKey.find(l.name); it != byKey.end())
+            chosen = it->second;
         if (chosen < entries_.size()) {
+            used[chosen] = 1;
             out.push_back(entries_[chosen].fields.applyTo(default_));
         } else {
             out.push_back(default_);

@@ -513,7 +513,8 @@ LayerRecord readLayerRecord(ByteReader& r, std::int64_t fileSize)
     const std::int64_t cap = 64 * fileSize + (1 << 20);
     const std::int64_t n = shapeCount(r, l.shape, cap);
     // A transposed tensor holds the matrix as (..., cols, n): fillTensor's indexing needs that.
-    if (l.rows < 0 || l.cols < 0 || boundedProduct(l.rows, l.cols, cap) != n || l.shape.size() < 2 ||
+    if (l.rows < 0 || l.cols < 0 || l.rows > cap || l.cols > cap || boundedProduct(l.rows, l.cols, cap) != n ||
+        l.shape.size() < 2 ||
         (l.transposed && l.shape[l.shape.size() - 2] != l.cols))
         r.fail("matrix view (" + std::to_string(l.rows) + ", " + std::to_string(l.cols) + ") does not fit the shape " +
                shapeToString(l.shape));

@@ -97,6 +97,7 @@ private slots:
     void rejectsUndefinedValues();
     void rejectsWrongInputShape();
     void acceptsUntypedSubgraphValues();
+    void readsFromMemoryWithAddedInitializers();
 
 private:
     QTemporaryDir tmp_;
@@ -172,6 +173,27 @@ onnx::ModelProto externalModel(const std::string& location, const std::string& o
     return p;
 }
 } // namespace
+
+void TestOnnxReader::readsFromMemoryWithAddedInitializers()
+{
+    // The graph without W: the caller supplies it (the .leger container does so).
+    onnx::ModelProto p = constantMatMulModel();
+    p.mutable_graph()->mutable_node()->DeleteSubrange(0, 1);
+    const std::string bytes = p.SerializeAsString();
+    QVERIFY(errorOf([&] { OnnxReader::readModelFromMemory(bytes, "mem.leger"); }).find("mem.leger: ") == 0);
+    std::map<std::string, Tensor, std::less<>> extra;
+    extra.emplace("W", Tensor::fromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6}));
+    const Model m = OnnxReader::readModelFromMemory(bytes, "mem.leger", std::move(extra));
+    QCOMPARE(m.path, std::string("mem.leger"));
+    QVERIFY(m.graph.initializer("W"));
+    QCOMPARE(m.graph.initializer("W")->data<float>()[5], 6.0f);
+    QCOMPARE(m.graph.nodes.size(), std::size_t(2));
+    QCOMPARE(Layer::find(m).size(), std::size_t(1));
+    // External data is refused in memory: there is no folder to read it from.
+    const std::string ext = externalModel("weights.bin", "", "").SerializeAsString();
+    const std::string err = errorOf([&] { OnnxReader::readModelFromMemory(ext, "mem.onnx"); });
+    QVERIFY2(err.find("is not allowed") != std::string::npos, err.c_str());
+}
 
 void TestOnnxReader::readsExternalData()
 {
