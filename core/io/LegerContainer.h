@@ -3,7 +3,7 @@
 // quantized) codes. Its size is exactly what SizeModel (compress/SizeReport.h) computes from
 // the plan, so the size Leger displays is the size of the exported file.
 //
-// Format, version 1 (docs/leger-format.md says the same at more length). All integers are
+// Format, version 1 (core/io/leger-format.md says the same at more length). All integers are
 // little-endian; there is no padding or alignment anywhere.
 //
 //   header (32 bytes)
