@@ -343,7 +343,8 @@ std::int64_t integerOption(const Args& a, const std::string& name, std::int64_t 
 struct Session {
     Model model;
     std::vector<Layer> layers;
-    std::vector<LayerSetting> settings;
+    std::vector<LayerSetting> settings;     // the plan evaluated
+    std::vector<LayerSetting> sizeSettings; // the plan the size counts (a .leger file's own)
     Dataset data;
     Preprocessing pre;
 };
@@ -353,11 +354,19 @@ Session openSession(const Args& a, bool withData)
     if (a.positional.size() != 1)
         throw Error("expected one MODEL argument");
     Session s;
-    s.model = loadModel(a.positional[0]);
+    std::map<std::string, LayerSetting> stored; // a .leger container's settings
+    s.model = loadModel(a.positional[0], &stored);
     s.layers = Layer::find(s.model);
     s.settings.assign(s.layers.size(), LayerSetting::none());
-    if (const std::string plan = a.option("--plan"); !plan.empty())
-        s.settings = Plan::readFile(plan).resolve(s.layers);
+    s.sizeSettings = s.settings;
+    for (std::size_t i = 0; i < s.layers.size(); ++i)
+        if (auto it = stored.find(s.layers[i].name); it != stored.end())
+            s.sizeSettings[i] = it->second;
+    if (const std::string plan = a.option("--plan"); !plan.empty()) {
+        if (!stored.empty())
+            throw Error(a.positional[0] + ": a .leger model is already compressed; give --plan with its ONNX source");
+        s.settings = s.sizeSettings = Plan::readFile(plan).resolve(s.layers);
+    }
     if (!withData)
         return s;
     const std::string data = a.option("--data");
@@ -443,7 +452,7 @@ int cmdEval(const Args& a)
     Evaluator ev(s.model, s.data, s.pre);
     const SizeModel sizes(s.model, s.layers);
     ProgressLine line;
-    const Evaluation e = ev.evaluate(s.settings, nullptr, [&](const Evaluation& p) {
+    Evaluation e = ev.evaluate(s.settings, nullptr, [&](const Evaluation& p) {
         const Interval* top1 = p.metrics.find("top1");
         char buf[160];
         std::snprintf(buf, sizeof buf, "eval: %lld/%lld samples%s", static_cast<long long>(p.samples),
@@ -451,7 +460,8 @@ int cmdEval(const Args& a)
                       top1 ? (", top-1 " + std::to_string(100 * top1->value).substr(0, 5) + " %").c_str() : "");
         line.show(buf);
     });
-    const SizeReport size = sizes.report(s.settings);
+    const SizeReport size = sizes.report(s.sizeSettings);
+    e.settings = s.sizeSettings; // a .leger file's layers show how they are stored
     if (a.flag("--json")) {
         std::printf("%s\n", evaluationJson(e, size, s.layers, classNames(s)).c_str());
         return 0;
@@ -466,7 +476,7 @@ int cmdEval(const Args& a)
     }
     std::printf("\n  %-40s %-18s %12s %14s\n", "layer", "setting", "bytes", "weight SQNR dB");
     for (std::size_t i = 0; i < s.layers.size(); ++i)
-        std::printf("  %-40s %-18s %12lld %14.1f\n", s.layers[i].name.c_str(), settingSpec(s.settings[i]).c_str(),
+        std::printf("  %-40s %-18s %12lld %14.1f\n", s.layers[i].name.c_str(), settingSpec(s.sizeSettings[i]).c_str(),
                     static_cast<long long>(size.layers[i].total()), e.layers[i].weightSqnrDb);
     std::printf("\nevaluated in %.2f s\n", e.seconds);
     return 0;

@@ -57,15 +57,17 @@ ExportResult exportModel(const Model& model, const std::vector<Layer>& layers, c
     return r;
 }
 
-Model loadModel(const std::string& path)
+Model loadModel(const std::string& path, std::map<std::string, LayerSetting>* stored)
 {
     if (std::filesystem::path(path).extension() != ".leger")
         return OnnxReader::readModel(path);
     LegerContainer c = readLegerContainer(path);
     for (std::size_t i = 0; i < c.layers.size(); ++i) {
-        const Tensor* stored = c.model.graph.initializer(c.layers[i].name);
+        const Tensor* original = c.model.graph.initializer(c.layers[i].name);
         c.model.graph.initializers[c.layers[i].name] =
-            decompressWeightAs(c.weights[i], c.layers[i], stored ? stored->dtype() : DType::Float32);
+            decompressWeightAs(c.weights[i], c.layers[i], original ? original->dtype() : DType::Float32);
+        if (stored)
+            (*stored)[c.layers[i].name] = c.weights[i].setting;
     }
     return std::move(c.model);
 }

@@ -4,6 +4,7 @@
 // reads models back whatever their format.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,9 @@ ExportResult exportModel(const Model& model, const std::vector<Layer>& layers, c
                          ExportFormat format, const std::string& outPath);
 
 /// Reads an ONNX model, or a `.leger` container with its weights dequantized into the graph
-/// (evaluating it gives bit for bit what evaluating its plan on the original gave).
-Model loadModel(const std::string& path);
+/// (evaluating it gives bit for bit what evaluating its plan on the original gave). For a
+/// container, `stored` (when given) receives the setting each weight is stored with, by layer
+/// name, so that its size can be computed.
+Model loadModel(const std::string& path, std::map<std::string, LayerSetting>* stored = nullptr);
 
 } // namespace leger

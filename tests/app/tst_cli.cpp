@@ -166,6 +166,8 @@ void TestCli::exportedContainerHasTheShownSize()
     const QJsonObject back = json({"eval", out, "--data", kImages, "--json", "--preprocess",
                                    LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.leger.json"});
     QCOMPARE(back["metrics"]["top1"]["value"].toDouble(), shown["metrics"]["top1"]["value"].toDouble());
+    QCOMPARE(back["size_bytes"].toInteger(), QFileInfo(out).size());
+    QCOMPARE(back["layers"][4]["setting"].toString(), QString("int4-g32-asym-mse"));
     for (const char* format : {"onnx-qdq", "onnx-float"}) {
         const QString file = tmp_.filePath(QString("mixed.%1.onnx").arg(format));
         const Result e = cli({"export", kSample, "--plan", plan, "--format", format, "-o", file});
