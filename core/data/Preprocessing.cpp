@@ -211,6 +211,12 @@ Shape Preprocessing::resolveSampleShape(const Shape& declared, const Dataset& da
     if (std::none_of(s.begin(), s.end(), [](std::int64_t d) { return d < 1; }))
         return s;
     const Shape stored(data.samples.shape().begin() + (data.samples.rank() > 0 ? 1 : 0), data.samples.shape().end());
+    // Data already shaped as the model wants (e.g. an .npz of preprocessed tensors).
+    bool fits = stored.size() == s.size();
+    for (std::size_t i = 0; fits && i < s.size(); ++i)
+        fits = s[i] < 1 || s[i] == stored[i];
+    if (fits)
+        return stored;
     if (s.size() != 3 || (stored.size() != 2 && stored.size() != 3))
         throw Error("the model input's shape " + shapeToString(declared) +
                     " has free dimensions that the data cannot fill (" + data.source + " holds samples of shape " +

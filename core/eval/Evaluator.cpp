@@ -131,7 +131,8 @@ struct Evaluator::Impl {
     }
 
     /// Runs chunk k of `plan` on exec, from the latest usable cached cut, saving live values at
-    /// later cuts. Returns the steps run.
+    /// later cuts. Returns the steps run. Nothing is evicted here: the executor's values may
+    /// point into cached entries until its outputs have been read (evictActivations after).
     std::int64_t runChunk(Executor& exec, const std::vector<LayerSetting>& plan, std::size_t k, bool isBaseline,
                           const CancelToken* cancel)
     {
@@ -184,23 +185,11 @@ struct Evaluator::Impl {
             for (const Tensor& t : e->chunks[k])
                 restored.push_back(&t);
             from = cuts[c];
-            evictActivations();
-            // Eviction may have removed the entry just filled: then carry on from a copy.
-            if (!findEntry(cuts[c], prefixes[c])) {
-                held.clear();
-                for (int slot : exec.liveAt(cuts[c]))
-                    held.push_back(exec.slotValue(slot));
-                restored.clear();
-                for (const Tensor& t : held)
-                    restored.push_back(&t);
-            }
         }
         exec.runRange(in, from, stepCount, restored, cancel);
         ran += static_cast<std::int64_t>(stepCount - from);
         return ran;
     }
-    std::vector<Tensor> held;
-
     const std::vector<float>& baselineChunk(std::size_t k, const CancelToken* cancel)
     {
         if (baseOut[k].empty()) {
@@ -208,6 +197,7 @@ struct Evaluator::Impl {
             runChunk(*base, none, k, true, cancel);
             const Tensor& y = base->output(0);
             baseOut[k].assign(y.data<float>(), y.data<float>() + y.size());
+            evictActivations();
         }
         return baseOut[k];
     }
@@ -414,6 +404,7 @@ Evaluation Evaluator::evaluate(const std::vector<LayerSetting>& plan, const Canc
             y = out.data<float>();
         }
         acc.add(y, baseY.data(), labels ? labels + s0 : nullptr, count, d.perSample);
+        d.evictActivations(); // the outputs are read: cached values may go
         ev.samples += count;
         if (progress || k + 1 == d.chunks.size()) {
             ev.metrics = acc.result();

@@ -56,6 +56,7 @@ private slots:
     void baselineMatchesPyTorch();
     void partialResultsArriveChunkByChunk();
     void incrementalEqualsFull();
+    void incrementalEqualsFullUnderATightBudget();
     void lastLayerChangeRunsFewNodes();
     void cancelStopsAndRecovers();
     void int8PerChannelKeepsAccuracy();
@@ -117,6 +118,25 @@ void TestEvaluator::incrementalEqualsFull()
         QVERIFY(a.stepsRun <= b.stepsRun);
     }
     QVERIFY(cached.cachedActivationBytes() > 0);
+}
+
+void TestEvaluator::incrementalEqualsFullUnderATightBudget()
+{
+    // A budget smaller than the cached cuts' values: entries are evicted between chunks while
+    // runs restore from others (this once read evicted values).
+    Fixture f;
+    Evaluator::Options tight;
+    tight.activationBudget = std::size_t{3} << 20;
+    Evaluator cached(f.model, f.data, f.pre, tight);
+    Evaluator::Options off;
+    off.incremental = false;
+    Evaluator full(f.model, f.data, f.pre, off);
+    std::vector<LayerSetting> plan(6);
+    for (std::size_t round = 0; round < 6; ++round) {
+        plan[(round * 5) % 6] = intSetting(static_cast<int>(2 + round % 6));
+        compareExact(cached.evaluate(plan), full.evaluate(plan));
+        QVERIFY(cached.cachedActivationBytes() <= tight.activationBudget);
+    }
 }
 
 void TestEvaluator::lastLayerChangeRunsFewNodes()

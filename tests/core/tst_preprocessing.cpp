@@ -23,6 +23,7 @@ private slots:
     void resizesBilinear();
     void alreadyShapedData();
     void mismatchNamesTheFile();
+    void freeDimensionsFromTheData();
 };
 
 void TestPreprocessing::readsBundledSidecar()
@@ -164,6 +165,27 @@ void TestPreprocessing::mismatchNamesTheFile()
         QVERIFY2(QString(e.what()).contains("mem.idx"), e.what());
     }
     QVERIFY_THROWS_EXCEPTION(Error, p.apply(d, 1, 2, {1, 4, 5})); // out of range
+}
+
+void TestPreprocessing::freeDimensionsFromTheData()
+{
+    Preprocessing p;
+    // Images (N, H, W, C) into a model taking (N, 3, H?, W?) or (N, H?, W?, 3).
+    const Dataset rgb = images(2, 6, 8, 3);
+    QCOMPARE(p.resolveSampleShape({3, -1, -1}, rgb), (Shape{3, 6, 8}));
+    QCOMPARE(p.resolveSampleShape({-1, -1, 3}, rgb), (Shape{6, 8, 3}));
+    p.resize = std::pair<std::int64_t, std::int64_t>{12, 16};
+    QCOMPARE(p.resolveSampleShape({3, -1, -1}, rgb), (Shape{3, 12, 16}));
+    // Preprocessed tensors stored as the model takes them.
+    Dataset shaped;
+    shaped.source = "x.npz";
+    shaped.samples = Tensor(DType::Float32, {4, 3, 48, 192});
+    QCOMPARE(p.resolveSampleShape({3, -1, -1}, shaped), (Shape{3, 48, 192}));
+    QCOMPARE(p.resolveSampleShape({3, 48, 192}, shaped), (Shape{3, 48, 192}));
+    Dataset flat;
+    flat.source = "x.npy";
+    flat.samples = Tensor(DType::Float32, {4, 10});
+    QVERIFY_THROWS_EXCEPTION(Error, p.resolveSampleShape({3, -1, -1}, flat));
 }
 
 QTEST_APPLESS_MAIN(TestPreprocessing)
