@@ -115,4 +115,65 @@ inline onnx::ModelProto softmaxOpset12Model()
     return m;
 }
 
+
+inline onnx::NodeProto* addNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& inputs,
+                                const std::vector<std::string>& outputs)
+{
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(outputs[0] + "_node");
+    for (const auto& i : inputs)
+        n->add_input(i);
+    for (const auto& o : outputs)
+        n->add_output(o);
+    return n;
+}
+
+inline void addIntsAttr(onnx::NodeProto* n, const std::string& name, const std::vector<std::int64_t>& v)
+{
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (std::int64_t x : v)
+        a->add_ints(x);
+}
+
+inline void addIntAttr(onnx::NodeProto* n, const std::string& name, std::int64_t v)
+{
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+}
+
+/// Opset 11, with the attributes that later opsets turned into inputs: x (N, 16) -> Gemm (W (16, 8))
+/// -> h (N, 8); Softmax(axis -1); Unsqueeze(axes [1]);
+/// Split(axis 2, split [3, 5]); ReduceSum(axes [2]) and ReduceMean(axes [2]); Add; Squeeze(axes [1])
+/// -> y (N, 1), and the softmax as a second output p (N, 8). Raising it to 21 needs every adapter.
+inline onnx::ModelProto opset11Model()
+{
+    onnx::ModelProto m;
+    m.set_ir_version(6);
+    m.add_opset_import()->set_version(11);
+    auto* g = m.mutable_graph();
+    g->set_name("opset11");
+    addFloatValue(g->add_input(), "x", {16}, true);
+    addFloatValue(g->add_output(), "y", {1}, true);
+    addFloatValue(g->add_output(), "p", {8}, true);
+    std::mt19937 rng(3);
+    addRandomInitializer(g, "W", {16, 8}, rng);
+    addRandomInitializer(g, "B", {8}, rng);
+    addNode(g, "Gemm", {"x", "W", "B"}, {"h"});
+    addIntAttr(addNode(g, "Softmax", {"h"}, {"p"}), "axis", -1);
+    addIntsAttr(addNode(g, "Unsqueeze", {"h"}, {"u"}), "axes", {1});
+    auto* split = addNode(g, "Split", {"u"}, {"a", "b"});
+    addIntAttr(split, "axis", 2);
+    addIntsAttr(split, "split", {3, 5});
+    addIntsAttr(addNode(g, "ReduceSum", {"a"}, {"ra"}), "axes", {2});
+    addIntsAttr(addNode(g, "ReduceMean", {"b"}, {"rb"}), "axes", {2});
+    addNode(g, "Add", {"ra", "rb"}, {"s"});
+    addIntsAttr(addNode(g, "Squeeze", {"s"}, {"y"}), "axes", {1});
+    return m;
+}
+
 } // namespace leger::test

@@ -156,6 +156,8 @@ private slots:
     void matchesDequantizedWeights();
     void storesCompactTypes();
     void fallsBackWhenTheOpsetCannotRise();
+    void raisesOldOpsets_data();
+    void raisesOldOpsets();
     void batchedMatMulWeights_data();
     void batchedMatMulWeights();
     void rejectsMismatchedLayers();
@@ -335,6 +337,47 @@ void TestOnnxWriter::fallsBackWhenTheOpsetCannotRise()
     }
 }
 
+void TestOnnxWriter::raisesOldOpsets_data()
+{
+    QTest::addColumn<QString>("config");
+    QTest::addColumn<int>("wantOpset");
+    QTest::newRow("int8 tensor asym") << "int8 tensor asym" << 11; // per tensor works at 10
+    QTest::newRow("int8 channel sym") << "int8 channel sym" << 13;
+    QTest::newRow("int4 g32 asym") << "int4 g32 asym" << 21;
+    QTest::newRow("bfloat16 pruned") << "bfloat16 pruned" << 13;
+}
+
+void TestOnnxWriter::raisesOldOpsets()
+{
+    // Unsqueeze/Squeeze/Split/ReduceSum attributes become inputs at 13, ReduceMean's at 18;
+    // Softmax(axis -1) means the same before and after 13.
+    QFETCH(QString, config);
+    QFETCH(int, wantOpset);
+    const std::string src = path("opset11.onnx");
+    writeFileAtomically(src, opset11Model().SerializeAsString());
+    const Exported e = exportBoth(src, config, path("o11_q.onnx"), path("o11_f.onnx"));
+    QVERIFY2(e.warnings.empty(), e.warnings.empty() ? "" : e.warnings.front().c_str());
+    const onnx::ModelProto p = loadProto(path("o11_q.onnx"));
+    QCOMPARE(defaultOpset(p), wantOpset);
+    for (const auto& n : p.graph().node())
+        for (const auto& a : n.attribute()) {
+            const bool movedAt13 = n.op_type() != "ReduceMean";
+            if (wantOpset >= (movedAt13 ? 13 : 18))
+                QVERIFY2(a.name() != "axes" && a.name() != "split", n.op_type().c_str());
+        }
+    Tensor x(DType::Float32, {4, 16});
+    for (std::int64_t i = 0; i < x.size(); ++i)
+        x.data<float>()[i] = std::cos(0.37f * static_cast<float>(i));
+    Model ref = OnnxReader::readModel(src);
+    for (const auto& [name, t] : e.expected)
+        ref.graph.initializers[name] = t;
+    const auto want = run(ref, {x});
+    const auto got = run(OnnxReader::readModel(path("o11_q.onnx")), {x});
+    QCOMPARE(got.size(), std::size_t(2));
+    for (std::size_t i = 0; i < want.size(); ++i)
+        QVERIFY2(sameBits(got[i], want[i]), qPrintable(firstDifference(got[i], want[i])));
+}
+
 void TestOnnxWriter::batchedMatMulWeights_data()
 {
     QTest::addColumn<bool>("gridSample");
@@ -444,6 +487,7 @@ void TestOnnxWriter::passesOnnxChecker()
     if (!probe.waitForFinished(60000) || probe.exitCode() != 0)
         QSKIP("/usr/bin/python3 with the onnx module (python3-onnx) is not installed");
     QStringList files;
+    writeFileAtomically(path("opset11.onnx"), opset11Model().SerializeAsString()); // raised to 13
     const std::string s = kSource + "/resources/sample/fashion_mnist_cnn.onnx";
     const std::string t = kSource + "/tests/fixtures/transformer_op17.onnx";
     const std::string c = kSource + "/tests/fixtures/mlp_constants.onnx";
@@ -452,7 +496,7 @@ void TestOnnxWriter::passesOnnxChecker()
     for (const auto& [model, config] : std::vector<std::pair<std::string, QString>>{
              {s, "int8 channel sym"}, {s, "int8 channel asym"}, {s, "float16"}, {s, "bfloat16 pruned"},
              {s, "float32 pruned"}, {t, "int8 channel asym"}, {t, "int8 tensor asym"}, {c, "int8 channel sym"},
-             {l, "int8 channel asym"}}) {
+             {l, "int8 channel asym"}, {path("opset11.onnx"), "int8 channel sym"}}) {
         const std::string q = path("check" + std::to_string(k) + ".onnx");
         const std::string f = path("checkf" + std::to_string(k++) + ".onnx");
         exportBoth(model, config, q, f);

@@ -148,6 +148,11 @@ void TestOrtExport::initTestCase()
     writeFileAtomically(tmp_.filePath("batched_matmul.onnx").toStdString(), batchedMatMulModel(false).SerializeAsString());
     writeFileAtomically(tmp_.filePath("batched_matmul_gridsample.onnx").toStdString(),
                         batchedMatMulModel(true).SerializeAsString());
+    Tensor ox(DType::Float32, {4, 16});
+    for (std::int64_t i = 0; i < ox.size(); ++i)
+        ox.data<float>()[i] = dist(rng);
+    NpyIO::writeNpz(tmp_.filePath("opset11.npz").toStdString(), {{"x", ox}});
+    writeFileAtomically(tmp_.filePath("opset11.onnx").toStdString(), opset11Model().SerializeAsString());
 }
 
 void TestOrtExport::ortMatchesLeger_data()
@@ -233,12 +238,14 @@ void TestOrtExport::ortDequantizesExactly_data()
         {"gru", f + "gru.onnx"},                           // (2, 3H, I): per-channel rows span two axes
         {"batched_matmul", tmp_.filePath("batched_matmul.onnx")}, // (2, K, N): transposed, channels span 2 axes
         {"batched_matmul_gridsample", tmp_.filePath("batched_matmul_gridsample.onnx")}, // stays at opset 17
+        {"opset11", tmp_.filePath("opset11.onnx")}, // raised 11 -> 13 / 21: attributes become inputs
     };
     for (const auto& [name, path] : models) {
         // Fixtures' inputs come from their .npz; the sample's are the test images (empty npz).
         const QString npz = path.startsWith(f)          ? QString(path).replace(".onnx", ".npz")
                             : path.startsWith(kSource) ? QString()
-                                                       : tmp_.filePath("batched.npz");
+                            : path.endsWith("opset11.onnx") ? tmp_.filePath("opset11.npz")
+                                                             : tmp_.filePath("batched.npz");
         const bool fallback = path.endsWith("gridsample.onnx");
         for (const char* c : {"int8 channel asym", "int8 tensor asym", "int8 g32 sym", "int4 g32 sym", "int4 g32 asym",
                               "int3 channel asym pruned", "float16", "bfloat16 pruned", "mixed"})
