@@ -160,6 +160,7 @@ private slots:
     void raisesOldOpsets();
     void batchedMatMulWeights_data();
     void batchedMatMulWeights();
+    void dropsWeightsFromGraphInputs();
     void rejectsMismatchedLayers();
     void passesOnnxChecker();
 
@@ -448,6 +449,34 @@ void TestOnnxWriter::batchedMatMulWeights()
         for (std::size_t i = 0; i < want.size(); ++i)
             QVERIFY2(sameBits(got[i], want[i]), qPrintable(firstDifference(got[i], want[i])));
     }
+}
+
+void TestOnnxWriter::dropsWeightsFromGraphInputs()
+{
+    // Initializers listed as graph inputs too (IR < 4 requires it; later IRs allow overriding):
+    // the replaced weight is computed by a node now, so it must leave the inputs.
+    onnx::ModelProto m = softmaxOpset12Model();
+    addFloatValue(m.mutable_graph()->add_input(), "W", {8, 16}, false);
+    addFloatValue(m.mutable_graph()->add_input(), "B", {8}, false);
+    const std::string src = path("inputs.onnx");
+    writeFileAtomically(src, m.SerializeAsString());
+    const Exported e = exportBoth(src, "int8 tensor asym", path("inputs_q.onnx"), path("inputs_f.onnx"));
+    QVERIFY(e.warnings.empty());
+    const onnx::ModelProto p = loadProto(path("inputs_q.onnx"));
+    QStringList inputs;
+    for (const auto& v : p.graph().input())
+        inputs << QString::fromStdString(v.name());
+    QCOMPARE(inputs, (QStringList{"x", "B"}));
+    QCOMPARE(p.graph().node(0).op_type(), std::string("DequantizeLinear"));
+    QCOMPARE(p.graph().node(0).output(0), std::string("W"));
+    Tensor x(DType::Float32, {2, 16});
+    for (std::int64_t i = 0; i < x.size(); ++i)
+        x.data<float>()[i] = 0.1f * static_cast<float>(i % 7);
+    Model ref = OnnxReader::readModel(src);
+    ref.graph.initializers["W"] = e.expected.at("W");
+    const auto want = run(ref, {x});
+    QVERIFY(sameBits(run(OnnxReader::readModel(path("inputs_q.onnx")), {x})[0], want[0]));
+    QVERIFY(sameBits(run(OnnxReader::readModel(path("inputs_f.onnx")), {x})[0], want[0]));
 }
 
 void TestOnnxWriter::rejectsMismatchedLayers()
