@@ -294,10 +294,13 @@ void TestOnnxWriter::storesCompactTypes()
     QVERIFY(!inits.count("fc1.weight")); // the float weight is gone
     // The packed file is much smaller than the original (158442 float weights).
     QVERIFY(readFile(path("int4.onnx")).size() < readFile(src).size() / 5);
+    qInfo("sample: original %zu bytes, int4 g32 asym QDQ %zu bytes", readFile(src).size(),
+          readFile(path("int4.onnx")).size());
 
     // int8 per channel: int8 codes with per-axis scales on the original shape (no reshape).
     exportBoth(src, "int8 channel sym", path("int8.onnx"), path("int8f.onnx"));
     const onnx::ModelProto p8 = loadProto(path("int8.onnx"));
+    qInfo("sample: int8 per-channel QDQ %zu bytes", readFile(path("int8.onnx")).size());
     QCOMPARE(defaultOpset(p8), 13);
     int reshapes = 0;
     for (const auto& n : p8.graph().node())
