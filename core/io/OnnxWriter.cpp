@@ -406,7 +406,7 @@ const std::set<std::string, std::less<>>& knownOps()
 std::vector<int> breakingVersions(std::string_view op)
 {
     static const std::map<std::string, std::vector<int>, std::less<>> table = {
-        {"BatchNormalization", {9}},  // `spatial` removed
+        {"BatchNormalization", {9, 14}}, // `spatial` removed; running statistics outputs only in training mode
         {"Clip", {11}},               // min/max attributes -> inputs
         {"Dropout", {10, 12}},        // mask type; ratio attribute -> input
         {"Hardmax", {13}},            // axis: coerced 2-D -> one axis
@@ -510,6 +510,14 @@ void raiseNodes(onnx::GraphProto& g, int from, int to, bool apply, NameTable& na
                     setIntAttr(n, "num_outputs", n.output_size());
                 continue;
             }
+            if (v == 14 && op == "BatchNormalization") {
+                // Inference (one output) is unchanged; the optional statistics outputs are not.
+                bool extra = false;
+                for (int o = 1; o < n.output_size(); ++o)
+                    extra = extra || !n.output(o).empty();
+                if (!extra)
+                    continue;
+            }
             if (v == 13 && (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax")) {
                 // The last axis means the same before and after 13 (coerced 2-D (.., last) vs one axis).
                 const onnx::AttributeProto* a = findAttr(n, "axis");
@@ -563,8 +571,6 @@ enum class IntForm {
     Float,        // dequantized float values (no opset for anything better)
 };
 
-std::string describeDims(const Shape& s) { return shapeToString(s); }
-
 /// Brings a (rows, cols) row-major value back to the original shape: transposed layers go
 /// through (P, N, K) -> (P, K, N).
 void reshapeBack(WeightBuilder& b, const MatrixLayout& lay, const Shape& orig)
@@ -584,6 +590,7 @@ void reshapeBack(WeightBuilder& b, const MatrixLayout& lay, const Shape& orig)
 struct ExportContext {
     int opset = 0;
     std::vector<std::string>* warnings = nullptr;
+    bool* wroteInt4 = nullptr; // INT4/UINT4 tensors need IR version 10
 };
 
 void exportIntLayer(WeightBuilder& b, const CompressedWeight& cw, const MatrixLayout& lay, const Shape& orig,
@@ -625,10 +632,9 @@ void exportIntLayer(WeightBuilder& b, const CompressedWeight& cw, const MatrixLa
         form = IntForm::Groups2d;
     }
     if (form == IntForm::Float)
-        ctx.warnings->push_back(name + ": stored as dequantized float32 values (per-" +
-                                std::string(gran == Granularity::Group ? "group" : "channel") +
-                                " DequantizeLinear needs opset 13, the model stays at opset " +
-                                std::to_string(ctx.opset) + ")");
+        ctx.warnings->push_back(name + ": stored as dequantized float32 values (DequantizeLinear " +
+                                std::string(gran == Granularity::Tensor ? "needs opset 10" : "per axis needs opset 13") +
+                                ", the model stays at opset " + std::to_string(ctx.opset) + ")");
 
     const auto codeAt = [&](std::int64_t r, std::int64_t c) -> int {
         const std::uint8_t v = cw.codes[static_cast<std::size_t>(r * cols + c)];
@@ -727,6 +733,7 @@ void exportIntLayer(WeightBuilder& b, const CompressedWeight& cw, const MatrixLa
 
     // Codes: 4-bit (opset 21) or 8-bit containers; padding holds the zero point (dequantizes to 0).
     const bool four = bits <= 4 && ctx.opset >= 21;
+    *ctx.wroteInt4 = *ctx.wroteInt4 || four;
     const int codeType = four ? (sym ? kInt4 : kUInt4) : (sym ? TP::INT8 : TP::UINT8);
     std::vector<int> codes(codeSource.size());
     for (std::size_t i = 0; i < codeSource.size(); ++i) {
@@ -796,8 +803,8 @@ void checkWeight(const Layer& layer, const CompressedWeight& cw, const TP& orig,
         throw Error(w + ": compressed weight is " + std::to_string(cw.rows) + " x " + std::to_string(cw.cols) +
                     ", the layer's matrix view " + std::to_string(layer.rows) + " x " + std::to_string(layer.cols));
     if (dims != layer.shape || elementCount(dims) != cw.rows * cw.cols)
-        throw Error(w + ": the model's tensor has shape " + describeDims(dims) + ", the layer " +
-                    describeDims(layer.shape));
+        throw Error(w + ": the model's tensor has shape " + shapeToString(dims) + ", the layer " +
+                    shapeToString(layer.shape));
     if (orig.data_type() != TP::FLOAT && orig.data_type() != TP::FLOAT16 && orig.data_type() != TP::BFLOAT16 &&
         orig.data_type() != TP::DOUBLE)
         throw UnsupportedError(w + ": weights of element type " + std::to_string(orig.data_type()) +
@@ -887,7 +894,8 @@ std::vector<std::string> OnnxWriter::exportQdqOnnx(const std::string& sourceMode
         warnings.push_back("int4 codes are stored in 8-bit containers and group scales as per-axis scales of a "
                            "(rows * groups, group size) view, since opset 21 is not available");
 
-    const ExportContext ctx{opset, &warnings};
+    bool wroteInt4 = false;
+    const ExportContext ctx{opset, &warnings, &wroteInt4};
     std::vector<onnx::NodeProto> front;
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const Layer& layer = layers[i];
@@ -939,6 +947,8 @@ std::vector<std::string> OnnxWriter::exportQdqOnnx(const std::string& sourceMode
         b.finish(front);
     }
     prependNodes(g, front);
+    if (wroteInt4)
+        m.set_ir_version(std::max<std::int64_t>(m.ir_version(), 10));
     saveModel(m, outPath);
     return warnings;
 }
@@ -953,8 +963,8 @@ void OnnxWriter::exportFloatOnnx(const std::string& sourceModelPath, const std::
     for (const auto& [name, t] : replacedWeights) {
         const TP orig = takeWeight(g, name, sourceModelPath);
         if (dimsOf(orig) != t.shape())
-            throw Error(sourceModelPath + ": weight '" + name + "' has shape " + describeDims(dimsOf(orig)) +
-                        ", its replacement " + describeDims(t.shape()));
+            throw Error(sourceModelPath + ": weight '" + name + "' has shape " + shapeToString(dimsOf(orig)) +
+                        ", its replacement " + shapeToString(t.shape()));
         if (t.dtype() == DType::String || t.dtype() == DType::Undefined)
             throw Error(sourceModelPath + ": weight '" + name + "': replacement of type " +
                         std::string(dtypeName(t.dtype())) + " is not supported");

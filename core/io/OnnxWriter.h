@@ -15,6 +15,24 @@ struct CompressedWeight;
 /// replaced weights stays as it was. External data is read in and the output is one
 /// self-contained file (models whose output would exceed protobuf's 2 GB limit are refused).
 /// Files are written atomically. Every failure throws leger::Error naming the file.
+///
+/// What a compressed layer's weight W becomes in the QDQ export (the new nodes come first in the
+/// graph and the last one outputs W's name; a Cast back follows when W was not float32):
+/// - int, per tensor: int8 (symmetric) / uint8 (asymmetric) codes in W's shape, scalar float32
+///   scale (a float16 value), uint8 zero point when asymmetric -> DequantizeLinear (opset >= 10).
+/// - int, per channel: per-axis DequantizeLinear (opset >= 13) on W's shape when the channels are
+///   one axis (Conv/Gemm axis 0, MatMul (K, N) axis 1, LSTM (1, 4H, I) axis 1); otherwise on the
+///   (rows, cols) matrix, then Reshape (and for batched MatMul weights Transpose) back.
+/// - int, groups: opset-21 blocked DequantizeLinear (block_size = group size) along the input axis
+///   of (rows, cols) + Reshape, or of W itself for MatMul-style (.., K, N) weights.
+/// - int with bits <= 4 at opset 21: INT4 / UINT4 codes and zero points (two per byte, low
+///   nibble first); otherwise 8-bit containers.
+/// - float16 / bfloat16: a float16 / bfloat16 initializer -> Cast to float (bfloat16: opset 13).
+/// - float32 (pruned): a float initializer holding the pruned weights.
+/// If the opset a layer needs cannot be reached (an op would change meaning), groups become
+/// per-axis scales of a (rows * groups, group size) view padded with the zero point, then Slice
+/// and Reshape back (opset 13); without opset 13, per-channel and group layers are stored as
+/// their dequantized float32 values, and bfloat16 as float32. Each fallback is a warning.
 class OnnxWriter {
 public:
     /// Each compressed layer's weight (weights[i] belongs to layers[i]; uncompressed settings are

@@ -98,6 +98,7 @@ private slots:
     void rejectsWrongInputShape();
     void acceptsUntypedSubgraphValues();
     void readsFromMemoryWithAddedInitializers();
+    void readsInt4Tensors();
 
 private:
     QTemporaryDir tmp_;
@@ -319,6 +320,33 @@ void TestOnnxReader::acceptsUntypedSubgraphValues()
     exec.run(in);
     QCOMPARE(exec.output(0).data<float>()[0], 1.0f);
     QCOMPARE(exec.output(0).data<float>()[2], -2.0f);
+}
+
+void TestOnnxReader::readsInt4Tensors()
+{
+    // INT4 (22) / UINT4 (21), ONNX IR 10: two per byte, low nibble first, an odd count leaves the
+    // last high nibble unused. Read as int8 (sign-extended) / uint8.
+    onnx::TensorProto t;
+    t.set_name("q");
+    t.set_data_type(22);
+    t.add_dims(5);
+    t.set_raw_data(std::string{'\x78', '\x0f', '\x03'}); // -8, 7 | -1, 0 | 3, (unused)
+    const std::string path = tmp_.filePath("int4.pb").toStdString();
+    writeFileAtomically(path, t.SerializeAsString());
+    Tensor got = OnnxReader::readTensor(path);
+    QCOMPARE(got.dtype(), DType::Int8);
+    QCOMPARE(got.toInt64Vector(), (std::vector<std::int64_t>{-8, 7, -1, 0, 3}));
+
+    t.set_data_type(21);
+    writeFileAtomically(path, t.SerializeAsString());
+    got = OnnxReader::readTensor(path);
+    QCOMPARE(got.dtype(), DType::UInt8);
+    QCOMPARE(got.toInt64Vector(), (std::vector<std::int64_t>{8, 7, 15, 0, 3}));
+
+    t.set_raw_data(std::string(2, '\0')); // 5 values need 3 bytes
+    writeFileAtomically(path, t.SerializeAsString());
+    const std::string err = errorOf([&] { OnnxReader::readTensor(path); });
+    QVERIFY2(err.find("raw data has 2 bytes") != std::string::npos, err.c_str());
 }
 
 QTEST_APPLESS_MAIN(TestOnnxReader)

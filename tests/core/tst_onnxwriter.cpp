@@ -22,6 +22,7 @@
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
+#include "ExportTestModels.h"
 #include "ReferenceCompress.h"
 
 using namespace leger;
@@ -110,62 +111,6 @@ int defaultOpset(const onnx::ModelProto& p)
     return 0;
 }
 
-/// A small opset-12 model: x (N, 16) -> Gemm (W (8, 16), transB) -> Softmax(axis 1) -> y. Its
-/// Softmax changes meaning at opset 13, so the export cannot raise the opset.
-onnx::ModelProto softmaxOpset12Model()
-{
-    onnx::ModelProto m;
-    m.set_ir_version(7);
-    m.add_opset_import()->set_version(12);
-    auto* g = m.mutable_graph();
-    g->set_name("g");
-    auto addValue = [](onnx::ValueInfoProto* v, const std::string& name, std::int64_t cols) {
-        v->set_name(name);
-        auto* tt = v->mutable_type()->mutable_tensor_type();
-        tt->set_elem_type(onnx::TensorProto::FLOAT);
-        tt->mutable_shape()->add_dim()->set_dim_param("N");
-        tt->mutable_shape()->add_dim()->set_dim_value(cols);
-    };
-    addValue(g->add_input(), "x", 16);
-    addValue(g->add_output(), "y", 8);
-    std::mt19937 rng(7);
-    std::uniform_real_distribution<float> dist(-1, 1);
-    auto* w = g->add_initializer();
-    w->set_name("W");
-    w->set_data_type(onnx::TensorProto::FLOAT);
-    w->add_dims(8);
-    w->add_dims(16);
-    for (int i = 0; i < 128; ++i)
-        w->add_float_data(dist(rng));
-    auto* bias = g->add_initializer();
-    bias->set_name("B");
-    bias->set_data_type(onnx::TensorProto::FLOAT);
-    bias->add_dims(8);
-    for (int i = 0; i < 8; ++i)
-        bias->add_float_data(dist(rng));
-    auto* gemm = g->add_node();
-    gemm->set_op_type("Gemm");
-    gemm->set_name("fc");
-    gemm->add_input("x");
-    gemm->add_input("W");
-    gemm->add_input("B");
-    gemm->add_output("h");
-    auto* a = gemm->add_attribute();
-    a->set_name("transB");
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(1);
-    auto* sm = g->add_node();
-    sm->set_op_type("Softmax");
-    sm->set_name("softmax");
-    sm->add_input("h");
-    sm->add_output("y");
-    auto* ax = sm->add_attribute();
-    ax->set_name("axis");
-    ax->set_type(onnx::AttributeProto::INT);
-    ax->set_i(1);
-    return m;
-}
-
 struct Exported {
     std::vector<Layer> layers;
     std::vector<CompressedWeight> weights;
@@ -211,6 +156,11 @@ private slots:
     void matchesDequantizedWeights();
     void storesCompactTypes();
     void fallsBackWhenTheOpsetCannotRise();
+    void raisesOldOpsets_data();
+    void raisesOldOpsets();
+    void batchedMatMulWeights_data();
+    void batchedMatMulWeights();
+    void dropsWeightsFromGraphInputs();
     void rejectsMismatchedLayers();
     void passesOnnxChecker();
 
@@ -242,6 +192,8 @@ void TestOnnxWriter::matchesDequantizedWeights_data()
         {"lstm", f + "lstm.onnx", f + "lstm.npz", "", 13},
         {"gru", f + "gru.onnx", f + "gru.npz", "", 13},
         {"cnn_depthwise", f + "cnn_depthwise.onnx", f + "cnn_depthwise.npz", "", 13},
+        {"convtranspose_upsample", f + "convtranspose_upsample.onnx", f + "convtranspose_upsample.npz", "", 13},
+        {"mlp", f + "mlp.onnx", f + "mlp.npz", "", 13},
     };
     const char* configs[] = {
         "int8 channel sym", "int8 channel asym", "int8 tensor asym", "int8 g32 sym",
@@ -342,10 +294,13 @@ void TestOnnxWriter::storesCompactTypes()
     QVERIFY(!inits.count("fc1.weight")); // the float weight is gone
     // The packed file is much smaller than the original (158442 float weights).
     QVERIFY(readFile(path("int4.onnx")).size() < readFile(src).size() / 5);
+    qInfo("sample: original %zu bytes, int4 g32 asym QDQ %zu bytes", readFile(src).size(),
+          readFile(path("int4.onnx")).size());
 
     // int8 per channel: int8 codes with per-axis scales on the original shape (no reshape).
     exportBoth(src, "int8 channel sym", path("int8.onnx"), path("int8f.onnx"));
     const onnx::ModelProto p8 = loadProto(path("int8.onnx"));
+    qInfo("sample: int8 per-channel QDQ %zu bytes", readFile(path("int8.onnx")).size());
     QCOMPARE(defaultOpset(p8), 13);
     int reshapes = 0;
     for (const auto& n : p8.graph().node())
@@ -386,6 +341,147 @@ void TestOnnxWriter::fallsBackWhenTheOpsetCannotRise()
     }
 }
 
+void TestOnnxWriter::raisesOldOpsets_data()
+{
+    QTest::addColumn<QString>("config");
+    QTest::addColumn<int>("wantOpset");
+    QTest::newRow("int8 tensor asym") << "int8 tensor asym" << 11; // per tensor works at 10
+    QTest::newRow("int8 channel sym") << "int8 channel sym" << 13;
+    QTest::newRow("int4 g32 asym") << "int4 g32 asym" << 21;
+    QTest::newRow("bfloat16 pruned") << "bfloat16 pruned" << 13;
+}
+
+void TestOnnxWriter::raisesOldOpsets()
+{
+    // Unsqueeze/Squeeze/Split/ReduceSum attributes become inputs at 13, ReduceMean's at 18;
+    // Softmax(axis -1) means the same before and after 13.
+    QFETCH(QString, config);
+    QFETCH(int, wantOpset);
+    const std::string src = path("opset11.onnx");
+    writeFileAtomically(src, opset11Model().SerializeAsString());
+    const Exported e = exportBoth(src, config, path("o11_q.onnx"), path("o11_f.onnx"));
+    QVERIFY2(e.warnings.empty(), e.warnings.empty() ? "" : e.warnings.front().c_str());
+    const onnx::ModelProto p = loadProto(path("o11_q.onnx"));
+    QCOMPARE(defaultOpset(p), wantOpset);
+    for (const auto& n : p.graph().node())
+        for (const auto& a : n.attribute()) {
+            const bool movedAt13 = n.op_type() != "ReduceMean";
+            if (wantOpset >= (movedAt13 ? 13 : 18))
+                QVERIFY2(a.name() != "axes" && a.name() != "split", n.op_type().c_str());
+        }
+    Tensor x(DType::Float32, {4, 16});
+    for (std::int64_t i = 0; i < x.size(); ++i)
+        x.data<float>()[i] = std::cos(0.37f * static_cast<float>(i));
+    Model ref = OnnxReader::readModel(src);
+    for (const auto& [name, t] : e.expected)
+        ref.graph.initializers[name] = t;
+    const auto want = run(ref, {x});
+    const auto got = run(OnnxReader::readModel(path("o11_q.onnx")), {x});
+    QCOMPARE(got.size(), std::size_t(2));
+    for (std::size_t i = 0; i < want.size(); ++i)
+        QVERIFY2(sameBits(got[i], want[i]), qPrintable(firstDifference(got[i], want[i])));
+}
+
+void TestOnnxWriter::batchedMatMulWeights_data()
+{
+    QTest::addColumn<bool>("gridSample");
+    QTest::addColumn<QString>("config");
+    QTest::addColumn<int>("wantOpset");
+    QTest::addColumn<int>("wantDequantize"); // DequantizeLinear nodes
+    QTest::addColumn<bool>("wantWarnings");
+    for (bool gs : {false, true}) {
+        const char* tag = gs ? "opset stays 17" : "opset free";
+        // W (2, 80, 8): per channel needs a (16, 80) view transposed back; groups of 32 along
+        // axis 1 are blocked at opset 21, or a (16 * 3, 32) view sliced to 80 at opset 17.
+        QTest::addRow("%s int8 channel sym", tag) << gs << "int8 channel sym" << 17 << 1 << false;
+        QTest::addRow("%s int8 tensor asym", tag) << gs << "int8 tensor asym" << 17 << 1 << false;
+        QTest::addRow("%s int8 g32 sym", tag) << gs << "int8 g32 sym" << (gs ? 17 : 21) << 1 << gs;
+        QTest::addRow("%s int4 g32 asym", tag) << gs << "int4 g32 asym" << (gs ? 17 : 21) << 1 << gs;
+        QTest::addRow("%s int3 channel asym pruned", tag) << gs << "int3 channel asym pruned" << (gs ? 17 : 21) << 1 << gs;
+        QTest::addRow("%s float16", tag) << gs << "float16" << 17 << 0 << false;
+    }
+}
+
+void TestOnnxWriter::batchedMatMulWeights()
+{
+    QFETCH(bool, gridSample);
+    QFETCH(QString, config);
+    QFETCH(int, wantOpset);
+    QFETCH(int, wantDequantize);
+    QFETCH(bool, wantWarnings);
+    const std::string src = path("batched.onnx");
+    writeFileAtomically(src, batchedMatMulModel(gridSample).SerializeAsString());
+    const Exported e = exportBoth(src, config, path("batched_q.onnx"), path("batched_f.onnx"));
+    QCOMPARE(e.layers.size(), std::size_t(1));
+    QVERIFY(e.layers[0].transposed);
+    QCOMPARE(e.layers[0].rows, std::int64_t(16));
+    QCOMPARE(e.layers[0].cols, std::int64_t(80));
+    QCOMPARE(!e.warnings.empty(), wantWarnings);
+    if (wantWarnings)
+        QVERIFY2(e.warnings.front().find("grid_sample") != std::string::npos, e.warnings.front().c_str());
+    const onnx::ModelProto p = loadProto(path("batched_q.onnx"));
+    QCOMPARE(defaultOpset(p), wantOpset);
+    int dq = 0;
+    for (const auto& n : p.graph().node())
+        dq += n.op_type() == "DequantizeLinear";
+    QCOMPARE(dq, wantDequantize);
+
+    std::mt19937 rng(5);
+    Tensor x(DType::Float32, {3, 2, 3, 80});
+    std::uniform_real_distribution<float> dist(-1, 1);
+    for (std::int64_t i = 0; i < x.size(); ++i)
+        x.data<float>()[i] = dist(rng);
+    Model ref = OnnxReader::readModel(src);
+    for (const auto& [name, t] : e.expected)
+        ref.graph.initializers[name] = t;
+    const auto want = run(ref, {x});
+    for (const std::string& file : {path("batched_q.onnx"), path("batched_f.onnx")}) {
+        const Model m = OnnxReader::readModel(file);
+        Executor::Options plain;
+        plain.reuseBuffers = false;
+        plain.foldConstants = false;
+        plain.optimize = false;
+        Executor ex(m, plain);
+        const Tensor* in[] = {&x};
+        ex.run(in);
+        const Tensor* w = ex.value("W") ? ex.value("W") : m.graph.initializer("W");
+        QVERIFY(w);
+        QVERIFY2(sameBits(*w, e.expected.at("W")), qPrintable(firstDifference(*w, e.expected.at("W"))));
+        const auto got = run(m, {x});
+        QCOMPARE(got.size(), want.size());
+        for (std::size_t i = 0; i < want.size(); ++i)
+            QVERIFY2(sameBits(got[i], want[i]), qPrintable(firstDifference(got[i], want[i])));
+    }
+}
+
+void TestOnnxWriter::dropsWeightsFromGraphInputs()
+{
+    // Initializers listed as graph inputs too (IR < 4 requires it; later IRs allow overriding):
+    // the replaced weight is computed by a node now, so it must leave the inputs.
+    onnx::ModelProto m = softmaxOpset12Model();
+    addFloatValue(m.mutable_graph()->add_input(), "W", {8, 16}, false);
+    addFloatValue(m.mutable_graph()->add_input(), "B", {8}, false);
+    const std::string src = path("inputs.onnx");
+    writeFileAtomically(src, m.SerializeAsString());
+    const Exported e = exportBoth(src, "int8 tensor asym", path("inputs_q.onnx"), path("inputs_f.onnx"));
+    QVERIFY(e.warnings.empty());
+    const onnx::ModelProto p = loadProto(path("inputs_q.onnx"));
+    QStringList inputs;
+    for (const auto& v : p.graph().input())
+        inputs << QString::fromStdString(v.name());
+    QCOMPARE(inputs, (QStringList{"x", "B"}));
+    QCOMPARE(p.graph().node(0).op_type(), std::string("DequantizeLinear"));
+    QCOMPARE(p.graph().node(0).output(0), std::string("W"));
+    Tensor x(DType::Float32, {2, 16});
+    for (std::int64_t i = 0; i < x.size(); ++i)
+        x.data<float>()[i] = 0.1f * static_cast<float>(i % 7);
+    Model ref = OnnxReader::readModel(src);
+    ref.graph.initializers["W"] = e.expected.at("W");
+    const auto want = run(ref, {x});
+    QVERIFY(sameBits(run(OnnxReader::readModel(path("inputs_q.onnx")), {x})[0], want[0]));
+    QVERIFY(sameBits(run(OnnxReader::readModel(path("inputs_f.onnx")), {x})[0], want[0]));
+}
+
 void TestOnnxWriter::rejectsMismatchedLayers()
 {
     const std::string src = kSource + "/resources/sample/fashion_mnist_cnn.onnx";
@@ -423,6 +519,7 @@ void TestOnnxWriter::passesOnnxChecker()
     if (!probe.waitForFinished(60000) || probe.exitCode() != 0)
         QSKIP("/usr/bin/python3 with the onnx module (python3-onnx) is not installed");
     QStringList files;
+    writeFileAtomically(path("opset11.onnx"), opset11Model().SerializeAsString()); // raised to 13
     const std::string s = kSource + "/resources/sample/fashion_mnist_cnn.onnx";
     const std::string t = kSource + "/tests/fixtures/transformer_op17.onnx";
     const std::string c = kSource + "/tests/fixtures/mlp_constants.onnx";
@@ -431,7 +528,7 @@ void TestOnnxWriter::passesOnnxChecker()
     for (const auto& [model, config] : std::vector<std::pair<std::string, QString>>{
              {s, "int8 channel sym"}, {s, "int8 channel asym"}, {s, "float16"}, {s, "bfloat16 pruned"},
              {s, "float32 pruned"}, {t, "int8 channel asym"}, {t, "int8 tensor asym"}, {c, "int8 channel sym"},
-             {l, "int8 channel asym"}}) {
+             {l, "int8 channel asym"}, {path("opset11.onnx"), "int8 channel sym"}}) {
         const std::string q = path("check" + std::to_string(k) + ".onnx");
         const std::string f = path("checkf" + std::to_string(k++) + ".onnx");
         exportBoth(model, config, q, f);
