@@ -18,12 +18,16 @@ std::int64_t elementCount(const Shape& shape)
 
 std::string shapeToString(const Shape& shape)
 {
+    // Messages stay readable even for a hostile rank: at most 16 dimensions are spelled out.
+    constexpr std::size_t kShown = 16;
     std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
+    for (std::size_t i = 0; i < shape.size() && i < kShown; ++i) {
         if (i)
             s += ", ";
         s += std::to_string(shape[i]);
     }
+    if (shape.size() > kShown)
+        s += ", ... (" + std::to_string(shape.size()) + " dimensions)";
     return s + "]";
 }
 
