@@ -3,6 +3,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "compress/Pruner.h"
 #include "io/LegerContainer.h"
 #include "model/Layer.h"
 #include "model/Model.h"
@@ -17,27 +18,11 @@ bool isNM(SparsityPattern p) { return p == SparsityPattern::N2M4 || p == Sparsit
 
 } // namespace
 
-std::int64_t keptWeightCount(const LayerSetting& s, std::int64_t rows, std::int64_t cols)
-{
-    const std::int64_t n = rows * cols;
-    switch (s.pattern) {
-    case SparsityPattern::Unstructured:
-        return n - std::llround(s.sparsity * static_cast<double>(n));
-    case SparsityPattern::N2M4:
-        return rows * ((cols / 4) * 2 + cols % 4);
-    case SparsityPattern::N4M8:
-        return rows * ((cols / 8) * 4 + cols % 8);
-    case SparsityPattern::Channel:
-        return (rows - std::llround(s.sparsity * static_cast<double>(rows))) * cols;
-    }
-    return n;
-}
-
 LayerBytes layerPayloadBytes(const LayerSetting& s, std::int64_t rows, std::int64_t cols)
 {
     LayerBytes b;
     b.weights = rows * cols;
-    b.stored = keptWeightCount(s, rows, cols);
+    b.stored = Pruner::keptCount(s, rows, cols);
     switch (s.format) {
     case WeightFormat::Float32: b.codes = 4 * b.stored; break;
     case WeightFormat::Float16:
@@ -56,9 +41,8 @@ LayerBytes layerPayloadBytes(const LayerSetting& s, std::int64_t rows, std::int6
     }
     }
     if (isNM(s.pattern)) {
-        const std::int64_t m = s.pattern == SparsityPattern::N2M4 ? 4 : 8;
-        const std::int64_t indexBits = s.pattern == SparsityPattern::N2M4 ? 2 : 3;
-        b.sparsity = ceilDiv8(rows * (cols / m) * (m / 2) * indexBits);
+        const std::int64_t indexBits = s.pattern == SparsityPattern::N2M4 ? 2 : 3; // log2(M)
+        b.sparsity = ceilDiv8(Pruner::keptInCompleteGroups(s, rows, cols) * indexBits);
     } else if (s.sparsity > 0.0) {
         b.sparsity = s.pattern == SparsityPattern::Channel ? ceilDiv8(rows) : ceilDiv8(b.weights);
     }

@@ -14,10 +14,6 @@ namespace leger {
 class Model;
 struct Layer;
 
-/// Weights a setting keeps in a (rows, cols) matrix (the pruners' rule): unstructured removes
-/// llround(s * n); N:M keeps N of each complete group of M along a row and all of a partial
-/// group; channel removes llround(s * rows) whole rows.
-std::int64_t keptWeightCount(const LayerSetting& s, std::int64_t rows, std::int64_t cols);
 
 /// Bytes of one layer record of the container.
 struct LayerBytes {
@@ -34,7 +30,8 @@ struct LayerBytes {
     std::int64_t total() const { return payload() + header; }
 };
 
-/// The payload bytes of a layer's record (header left 0), from the setting and the shape alone.
+/// The payload bytes of a layer's record (header left 0), from the setting and the shape alone
+/// (kept weights as Pruner::keptCount says).
 LayerBytes layerPayloadBytes(const LayerSetting& s, std::int64_t rows, std::int64_t cols);
 
 struct SizeReport {

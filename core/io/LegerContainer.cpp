@@ -13,6 +13,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "compress/Plan.h"
+#include "compress/Pruner.h"
 #include "compress/SizeReport.h"
 #include "io/OnnxReader.h"
 #include "model/Half.h"
@@ -146,7 +147,7 @@ void writeLayerRecord(std::string& out, const Layer& l, const Tensor& tensor, co
     else
         for (std::int64_t i = 0; i < n; ++i)
             kept += cw.kept(i) ? 1 : 0;
-    const std::int64_t want = keptWeightCount(s, rows, cols);
+    const std::int64_t want = Pruner::keptCount(s, rows, cols);
     if (kept != want)
         throw Error(where + ": keeps " + std::to_string(kept) + " weights, its setting (" + s.label() + ") keeps " +
                     std::to_string(want));

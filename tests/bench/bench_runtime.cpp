@@ -90,6 +90,7 @@ int main(int argc, char** argv)
     int threads = 1;
     double budget = 3.0;
     bool profile = false;
+    Executor::Options options;
     std::string ortScript = std::string(LEGER_SOURCE_DIR) + "/tests/bench/ort_bench.js";
     std::vector<std::string> models;
     for (int i = 1; i < argc; ++i) {
@@ -100,13 +101,20 @@ int main(int argc, char** argv)
             budget = std::atof(argv[++i]);
         else if (a == "--profile")
             profile = true;
+        else if (a == "--slice-kb" && i + 1 < argc)
+            options.sliceBytes = static_cast<std::size_t>(std::atol(argv[++i])) << 10;
+        else if (a == "--tail-kb" && i + 1 < argc)
+            options.sliceTailBytes = static_cast<std::size_t>(std::atol(argv[++i])) << 10;
+        else if (a == "--no-optimize")
+            options.optimize = false;
         else if (a == "--ort-script" && i + 1 < argc)
             ortScript = argv[++i];
         else
             models.push_back(a);
     }
     if (models.empty()) {
-        std::fprintf(stderr, "usage: bench_runtime [--threads N] [--seconds S] [--ort-script PATH] MODEL.onnx...\n");
+        std::fprintf(stderr, "usage: bench_runtime [--threads N] [--seconds S] [--profile] [--slice-kb K] [--tail-kb K] "
+                             "[--no-optimize] [--ort-script PATH] MODEL.onnx...\n");
         return 2;
     }
     openblas_set_num_threads(threads);
@@ -125,7 +133,7 @@ int main(int argc, char** argv)
             continue;
         }
         const ValueInfo& in = model.graph.inputs[0];
-        Executor exec(model);
+        Executor exec(model, options);
         for (std::int64_t batch : {1, 64}) {
             Shape shape;
             for (std::size_t d = 0; d < in.dims.size(); ++d)

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "compress/Pruner.h"
 #include "compress/SizeReport.h"
 #include "io/LegerContainer.h"
 #include "io/OnnxReader.h"
@@ -108,7 +109,7 @@ void TestSizeReport::keptCounts()
     LayerSetting s;
     s.pattern = SparsityPattern(pattern);
     s.sparsity = sparsity;
-    QCOMPARE(keptWeightCount(s, rows, cols), kept);
+    QCOMPARE(Pruner::keptCount(s, rows, cols), kept);
 }
 
 void TestSizeReport::layerBytes_data()
