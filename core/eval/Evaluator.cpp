@@ -41,6 +41,7 @@ struct Evaluator::Impl {
     Preprocessing pre;
     Options opt;
     std::size_t inputIndex = 0;
+    std::size_t outputIndex = 0; // the output measured
     Shape sampleShape;
     std::vector<std::pair<std::int64_t, std::int64_t>> chunks; // (start, count)
     std::int64_t perSample = 0, classes = 0;
@@ -195,7 +196,7 @@ struct Evaluator::Impl {
         if (baseOut[k].empty()) {
             const std::vector<LayerSetting> none(layerFirst.size());
             runChunk(*base, none, k, true, cancel);
-            const Tensor& y = base->output(0);
+            const Tensor& y = base->output(outputIndex);
             baseOut[k].assign(y.data<float>(), y.data<float>() + y.size());
             evictActivations();
         }
@@ -286,10 +287,17 @@ Evaluator::Evaluator(const Model& model, const Dataset& data, Preprocessing pre,
         from = c;
     }
     d.base->runRange(in, from, d.stepCount, restored, nullptr);
-    const Tensor& y = d.base->output(0);
-    if (y.dtype() != DType::Float32 || y.rank() < 1 || y.dim(0) != 1)
-        throw UnsupportedError(model.path + ": the first output '" + d.base->outputNames()[0] +
-                               "' is not a float32 batch of samples; cannot measure it");
+    // The output measured: the first float32 one that carries the batch (a model may put an
+    // argmax or a label first).
+    const auto& outs = d.base->outputNames();
+    for (d.outputIndex = 0; d.outputIndex < outs.size(); ++d.outputIndex) {
+        const Tensor& t = d.base->output(d.outputIndex);
+        if (t.dtype() == DType::Float32 && t.rank() >= 1 && t.dim(0) == 1)
+            break;
+    }
+    if (d.outputIndex == outs.size())
+        throw UnsupportedError(model.path + ": no output is a float32 batch of samples; nothing to measure");
+    const Tensor& y = d.base->output(d.outputIndex);
     d.perSample = y.size();
     // Class scores: one axis of at least 2 beside the batch, any others of size 1 ((N, C),
     // (N, C, 1, 1), (N, 1, C)).
@@ -398,7 +406,7 @@ Evaluation Evaluator::evaluate(const std::vector<LayerSetting>& plan, const Canc
         const float* y = baseY.data();
         if (!none) {
             ev.stepsRun += d.runChunk(*exec, plan, k, false, cancel);
-            const Tensor& out = exec->output(0);
+            const Tensor& out = exec->output(d.outputIndex);
             if (out.size() != static_cast<std::int64_t>(baseY.size()))
                 throw Error("the output's size changed between the uncompressed and the compressed model");
             y = out.data<float>();

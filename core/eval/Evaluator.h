@@ -64,7 +64,8 @@ public:
 
     /// Called after each chunk with the partial result (in the calling thread).
     using Progress = std::function<void(const Evaluation&)>;
-    /// Evaluates a plan (one setting per layer, in layers() order). Throws CancelledError when
+    /// Evaluates a plan (one setting per layer, in layers() order) on the model's first float32
+    /// output that carries the batch. Throws CancelledError when
     /// cancelled. The uncompressed model's outputs (for agreement, flips, KL) are computed on
     /// the first call and kept.
     Evaluation evaluate(const std::vector<LayerSetting>& plan, const CancelToken* cancel = nullptr,

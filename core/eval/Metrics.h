@@ -39,7 +39,7 @@ struct Metrics {
     }
 };
 
-/// Accumulates the comparison of a model's first output with the labels and with the
+/// Accumulates the comparison of a model's output (the Evaluator's choice) with the labels and the
 /// uncompressed model's output for the same samples. An output (n, classes) with classes >= 2
 /// is read as class scores (logits, through softmax for KL; or probabilities when the
 /// uncompressed model's scores of a sample are in [0, 1] and sum to 1, used as they are); any
