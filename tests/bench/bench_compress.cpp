@@ -15,6 +15,7 @@
 
 #include "compress/Pruner.h"
 #include "compress/Quantizer.h"
+#include "model/Tensor.h"
 
 using namespace leger;
 using Clock = std::chrono::steady_clock;
@@ -55,7 +56,9 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
 {
     const std::int64_t n = rows * cols;
     const double bytes = 4.0 * static_cast<double>(n);
-    std::vector<float> w(static_cast<std::size_t>(n)), copy(w.size()), deq(w.size());
+    std::vector<float> w(static_cast<std::size_t>(n)), copy(w.size());
+    Tensor deqTensor(DType::Float32, {rows, cols}); // 64-byte aligned, as the engine's buffers
+    float* deq = deqTensor.data<float>();
     std::mt19937 rng(1);
     std::normal_distribution<float> dist(0.0f, 0.05f);
     for (float& x : w)
@@ -90,9 +93,9 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
                    const CompressedWeight& c = reference || fresh ? local : reused;
                    if (dequant) {
                        if (reference)
-                           Quantizer::dequantizeReference(c, deq.data());
+                           Quantizer::dequantizeReference(c, deq);
                        else
-                           Quantizer::dequantize(c, deq.data());
+                           Quantizer::dequantize(c, deq);
                    }
                    sink = sink + c.codes.size() + c.halves.size();
                }));

@@ -163,6 +163,32 @@ private slots:
         }
     }
 
+    /// Outputs of 8 MB and more take the streaming-store dequantize path: same bits.
+    void largeMatrix()
+    {
+        const I64 rows = 1100, cols = 2100; // 9.2 MB of float32
+        std::vector<float> w = makeWeights(rows, cols, 4, true);
+        for (bool sym : {true, false})
+            for (int gran : {1, 2}) {
+                const LayerSetting s = intSetting(gran == 1 ? 8 : 4, sym, Granularity(gran), 32, Clipping::MinMax);
+                const CompressedWeight f = Quantizer::quantize(w.data(), rows, cols, {}, s);
+                const CompressedWeight r = Quantizer::quantizeReference(w.data(), rows, cols, {}, s);
+                QVERIFY(f.codes == r.codes);
+                QVERIFY(sameBits(f.scales, r.scales));
+                // A Tensor is 64-byte aligned: rows alternate between aligned and not (2100 * 4 bytes).
+                Tensor t(DType::Float32, {rows, cols});
+                Quantizer::dequantize(f, t.data<float>());
+                std::vector<float> df(t.data<float>(), t.data<float>() + t.size()), dr(df.size());
+                Quantizer::dequantizeReference(r, dr.data());
+                QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
+                QVERIFY2(sameBits(Quantizer::dequantize(f), dr), "unaligned output");
+                // Reusing the CompressedWeight gives the same result.
+                CompressedWeight again = f;
+                Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again);
+                QVERIFY(again.codes == f.codes && sameBits(again.scales, f.scales) && again.zeroPoints == f.zeroPoints);
+            }
+    }
+
     void floatFormats_data()
     {
         QTest::addColumn<int>("format");
