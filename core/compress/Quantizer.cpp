@@ -407,6 +407,29 @@ I64 effective(const float* w, I64 first, I64 n, std::span<const std::uint64_t> k
     return bad;
 }
 
+/// Dequantizes segment seg (a row, or the whole matrix for Tensor) of Int weights c into out.
+void dequantSegment(const CompressedWeight& c, I64 seg, I64 segLen, float* out, bool stream)
+{
+    const I64 G = c.perTensor() ? segLen : std::min<I64>(c.groupSize, c.cols);
+    const I64 perSeg = (segLen + G - 1) / G, first = seg * segLen;
+    const std::uint8_t* codes = c.codes.data() + first;
+    const float* scales = c.scales.data() + seg * perSeg;
+    const std::uint8_t* zp = c.setting.symmetric ? nullptr : c.zeroPoints.data() + seg * perSeg;
+#if LEGER_QUANT_X86
+    // Short groups off a 32-byte boundary would spend their time on the unaligned heads.
+    if (stream && hasAvx2F16c() && (G >= 256 || !(reinterpret_cast<std::uintptr_t>(out) & 31u))) {
+        dequantGroupsStreamAvx2(codes, segLen, G, scales, zp, out);
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    if (zp)
+        dequantAsymGroups(codes, segLen, G, scales, zp, out);
+    else
+        dequantSymGroups(codes, segLen, G, scales, out);
+}
+
 } // namespace
 
 float Quantizer::fp16Round(float x) { return Half::fromFloat(x).toFloat(); }
@@ -526,7 +549,7 @@ CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int
 }
 
 void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
-                             const LayerSetting& s, CompressedWeight& c)
+                             const LayerSetting& s, CompressedWeight& c, float* dequantized)
 {
     setHeader(c, rows, cols, keep, s);
     keep = c.keep;
@@ -553,6 +576,8 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
             else
                 toBFloat(src, n, c.halves.data());
         }
+        if (dequantized)
+            dequantize(c, dequantized);
         return;
     }
 
@@ -616,6 +641,8 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
                 c.zeroPoints[static_cast<std::size_t>(seg * perSeg + k)] = static_cast<std::uint8_t>(p.zp);
         }
         quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
+        if (dequantized) // while the segment's codes are still in cache
+            dequantSegment(c, seg, segLen, dequantized + first, n * 4 >= kStreamBytes);
     }
 }
 
@@ -638,35 +665,9 @@ void Quantizer::dequantize(const CompressedWeight& c, float* out)
     }
     const bool tensor = c.perTensor();
     const I64 segLen = tensor ? n : c.cols, segments = tensor ? 1 : c.rows;
-    const I64 G = tensor ? n : std::min<I64>(c.groupSize, c.cols);
-    const I64 perSeg = (segLen + G - 1) / G;
-#if LEGER_QUANT_X86
-    if (n * 4 >= kStreamBytes && hasAvx2F16c()) {
-        for (I64 seg = 0; seg < segments; ++seg) {
-            const I64 first = seg * segLen;
-            // Short groups off a 32-byte boundary would spend their time on the unaligned heads.
-            if (G < 256 && (reinterpret_cast<std::uintptr_t>(out + first) & 31u)) {
-                if (c.setting.symmetric)
-                    dequantSymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg, out + first);
-                else
-                    dequantAsymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg,
-                                      c.zeroPoints.data() + seg * perSeg, out + first);
-                continue;
-            }
-            dequantGroupsStreamAvx2(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg,
-                                    c.setting.symmetric ? nullptr : c.zeroPoints.data() + seg * perSeg, out + first);
-        }
-        return;
-    }
-#endif
-    for (I64 seg = 0; seg < segments; ++seg) {
-        const I64 first = seg * segLen;
-        if (c.setting.symmetric)
-            dequantSymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg, out + first);
-        else
-            dequantAsymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg,
-                              c.zeroPoints.data() + seg * perSeg, out + first);
-    }
+    const bool stream = n * 4 >= kStreamBytes;
+    for (I64 seg = 0; seg < segments; ++seg)
+        dequantSegment(c, seg, segLen, out + seg * segLen, stream);
 }
 
 std::vector<float> Quantizer::dequantize(const CompressedWeight& c)

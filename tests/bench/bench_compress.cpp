@@ -106,6 +106,10 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
     quant("int8 channel sym minmax: quantize (reference)", int8, false, true);
     quant("int8 channel sym minmax: quantize+dequantize", int8, true, false);
     quant("int8 channel sym minmax: q+dq (reference)", int8, true, true);
+    report("int8 channel sym minmax: q+dq fused", bestSeconds([&] {
+               Quantizer::quantizeInto(w.data(), rows, cols, {}, int8, reused, deq);
+               sink = sink + reused.codes.size();
+           }));
     LayerSetting asym = int8;
     asym.symmetric = false;
     quant("int8 channel asym minmax: quantize+dequantize", asym, true, false);

@@ -140,6 +140,11 @@ private slots:
                 std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
                 Quantizer::dequantizeReference(r, dr.data());
                 QVERIFY2(sameBits(df, dr), qPrintable(where + ": dequantized " + firstDiff(df, dr)));
+                CompressedWeight fused;
+                std::vector<float> dfused(df.size(), -1.0f);
+                Quantizer::quantizeInto(w.data(), sh.rows, sh.cols, keep, s, fused, dfused.data());
+                QVERIFY2(sameBits(dfused, dr), qPrintable(where + ": fused dequantized " + firstDiff(dfused, dr)));
+                QVERIFY(fused.codes == r.codes);
                 if (variant >= 1) {
                     QVERIFY(f.nonFinite > 0 || variant == 2);
                     for (float v : df)
@@ -186,6 +191,10 @@ private slots:
                 CompressedWeight again = f;
                 Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again);
                 QVERIFY(again.codes == f.codes && sameBits(again.scales, f.scales) && again.zeroPoints == f.zeroPoints);
+                // The fused quantize + dequantize (streaming rows) too.
+                t.zero();
+                Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again, t.data<float>());
+                QVERIFY(std::memcmp(t.data<float>(), dr.data(), dr.size() * 4) == 0);
             }
     }
 
