@@ -443,6 +443,11 @@ private slots:
                     QVERIFY(std::bit_cast<std::uint32_t>(v) == 0u);
             }
         QCOMPARE(Pruner::popcount(c.keep, layer.parameters), Pruner::keptCount(s, layer.rows, layer.cols));
+        Tensor fusedOut;
+        const CompressedWeight c2 = compressWeight(layer, weight, s, fusedOut);
+        QVERIFY(c2.codes == c.codes && c2.keep == c.keep);
+        QCOMPARE(fusedOut.shape(), layer.shape);
+        QVERIFY(std::memcmp(fusedOut.data<float>(), out.data<float>(), out.byteSize()) == 0);
         const double sqnr = weightSqnrDb(weight, out);
         QVERIFY(sqnr > 3.0 && sqnr < 60.0);
 
