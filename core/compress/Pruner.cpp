@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "runtime/ops/Multiversion.h"
@@ -58,57 +59,122 @@ std::vector<double> rowNorms(const float* w, I64 rows, I64 cols)
 constexpr std::size_t kHighBins = 1u << 15; // keys < 2^31: high 15 bits
 constexpr std::size_t kLowBins = 1u << 16;
 
-/// Histogram of the keys' high bits; two interleaved tables halve the store-to-load stalls
+constexpr I64 kChunk = 4096; // weights per chunk of the passes below: their buffers stay in L1
+
+/// key >> 16 and key & 0xffff of each weight (vectorized; the histograms then only scatter).
+LEGER_MULTIVERSION void splitKeys(const float* w, I64 n, std::uint16_t* high, std::uint16_t* low)
+{
+    for (I64 i = 0; i < n; ++i) {
+        std::uint32_t b = std::bit_cast<std::uint32_t>(w[i]) & 0x7fffffffu;
+        b = b > 0x7f800000u ? 0x7fc00000u : b;
+        high[i] = static_cast<std::uint16_t>(b >> 16);
+        low[i] = static_cast<std::uint16_t>(b & 0xffffu);
+    }
+}
+
+/// Whether any of high[0, 64) equals h, for each 64-weight block.
+LEGER_MULTIVERSION void blocksHolding(const std::uint16_t* high, I64 blocks, std::uint16_t h, std::uint8_t* any)
+{
+    for (I64 b = 0; b < blocks; ++b) {
+        std::uint16_t hit = 0;
+        for (int j = 0; j < 64; ++j)
+            hit |= static_cast<std::uint16_t>(high[b * 64 + j] == h);
+        any[b] = static_cast<std::uint8_t>(hit);
+    }
+}
+
+/// Histogram of the keys' high 15 bits; four interleaved tables cut the store-to-load stalls
 /// of runs of equal bins (weights crowd into a few exponents).
 void histogramHigh(const float* w, I64 n, std::uint32_t* h)
 {
-    std::uint32_t* h0 = h;
-    std::uint32_t* h1 = h + kHighBins;
-    I64 i = 0;
-    for (; i + 2 <= n; i += 2) {
-        ++h0[magKey(w[i]) >> 16];
-        ++h1[magKey(w[i + 1]) >> 16];
+    std::uint16_t high[kChunk], low[kChunk];
+    std::uint32_t* t[4] = {h, h + kHighBins, h + 2 * kHighBins, h + 3 * kHighBins};
+    for (I64 s = 0; s < n; s += kChunk) {
+        const I64 len = std::min(kChunk, n - s);
+        splitKeys(w + s, len, high, low);
+        I64 i = 0;
+        for (; i + 4 <= len; i += 4) {
+            ++t[0][high[i]];
+            ++t[1][high[i + 1]];
+            ++t[2][high[i + 2]];
+            ++t[3][high[i + 3]];
+        }
+        for (; i < len; ++i)
+            ++t[0][high[i]];
     }
-    for (; i < n; ++i)
-        ++h0[magKey(w[i]) >> 16];
     for (std::size_t b = 0; b < kHighBins; ++b)
-        h0[b] += h1[b];
+        h[b] += t[1][b] + t[2][b] + t[3][b];
 }
 
+/// Histogram of the low 16 bits of the keys whose high bits are `high`; blocks holding none
+/// are skipped after a vectorized test.
 void histogramLow(const float* w, I64 n, std::uint32_t high, std::uint32_t* h)
 {
-    for (I64 i = 0; i < n; ++i) {
-        const std::uint32_t k = magKey(w[i]);
-        if ((k >> 16) == high)
-            ++h[k & 0xffffu];
+    std::uint16_t hi[kChunk + 64], lo[kChunk + 64];
+    std::uint8_t any[kChunk / 64 + 1];
+    const std::uint16_t hh = static_cast<std::uint16_t>(high);
+    for (I64 s = 0; s < n; s += kChunk) {
+        const I64 len = std::min(kChunk, n - s);
+        splitKeys(w + s, len, hi, lo);
+        const I64 blocks = len / 64;
+        blocksHolding(hi, blocks, hh, any);
+        for (I64 b = 0; b < blocks; ++b)
+            if (any[b])
+                for (I64 i = b * 64; i < b * 64 + 64; ++i)
+                    if (hi[i] == hh)
+                        ++h[lo[i]];
+        for (I64 i = blocks * 64; i < len; ++i)
+            if (hi[i] == hh)
+                ++h[lo[i]];
     }
 }
 
-/// Keep bits for keys > t, and bits of keys == t; 64 weights per word.
-LEGER_MULTIVERSION void compareWords(const float* w, I64 n, std::uint32_t t, std::uint64_t* gt, std::uint64_t* eq)
+/// flags[i] = key(w[i]) > t, eqFlags[i] = key(w[i]) == t (0 or 1); returns how many equal t.
+/// A byte per weight vectorizes; packFlags then makes the bits.
+LEGER_MULTIVERSION I64 compareFlags(const float* w, I64 n, std::uint32_t t, std::uint8_t* gt, std::uint8_t* eq)
 {
-    const I64 words = n / 64;
-    for (I64 k = 0; k < words; ++k) {
-        const float* x = w + k * 64;
-        std::uint64_t g = 0, e = 0;
-        for (int j = 0; j < 64; ++j) {
-            std::uint32_t b = std::bit_cast<std::uint32_t>(x[j]) & 0x7fffffffu;
-            b = b > 0x7f800000u ? 0x7fc00000u : b;
-            g |= static_cast<std::uint64_t>(b > t) << j;
-            e |= static_cast<std::uint64_t>(b == t) << j;
-        }
-        gt[k] = g;
-        eq[k] = e;
+    I64 equal = 0;
+    for (I64 i = 0; i < n; ++i) {
+        std::uint32_t b = std::bit_cast<std::uint32_t>(w[i]) & 0x7fffffffu;
+        b = b > 0x7f800000u ? 0x7fc00000u : b;
+        gt[i] = static_cast<std::uint8_t>(b > t);
+        const std::uint8_t e = static_cast<std::uint8_t>(b == t);
+        eq[i] = e;
+        equal += e;
     }
-    if (n % 64) {
-        std::uint64_t g = 0, e = 0;
-        for (I64 j = 0; j < n % 64; ++j) {
-            const std::uint32_t b = magKey(w[words * 64 + j]);
-            g |= static_cast<std::uint64_t>(b > t) << j;
-            e |= static_cast<std::uint64_t>(b == t) << j;
+    return equal;
+}
+
+/// Packs n flag bytes (0 or 1) into bits, bit i of word i / 64 (n a multiple of 8, or the
+/// tail is read from a zero-padded buffer). Eight flags at a time: the multiply gathers the
+/// low bit of each byte into the top byte.
+void packFlags(const std::uint8_t* f, I64 n, std::uint64_t* words)
+{
+    for (I64 w = 0; w * 64 < n; ++w) {
+        std::uint64_t word = 0;
+        for (int j = 0; j < 8 && w * 64 + j * 8 < n; ++j) {
+            std::uint64_t x;
+            std::memcpy(&x, f + w * 64 + j * 8, 8);
+            word |= ((x * 0x0102040810204080ull) >> 56) << (8 * j);
         }
-        gt[words] = g;
-        eq[words] = e;
+        words[w] = word;
+    }
+}
+
+/// Keep bits for keys > t into gt, and of keys == t into eq; chunks that stay in L1.
+void compareWords(const float* w, I64 n, std::uint32_t t, std::uint64_t* gt, std::uint64_t* eq)
+{
+    std::uint8_t fg[kChunk + 8], fe[kChunk + 8];
+    for (I64 s = 0; s < n; s += kChunk) {
+        const I64 len = std::min(kChunk, n - s);
+        std::memset(fg + len, 0, 8);
+        std::memset(fe + len, 0, 8);
+        const I64 equal = compareFlags(w + s, len, t, fg, fe);
+        packFlags(fg, len, gt + s / 64);
+        if (equal)
+            packFlags(fe, len, eq + s / 64);
+        else
+            std::fill(eq + s / 64, eq + (s + len + 63) / 64, std::uint64_t{0});
     }
 }
 
@@ -119,7 +185,7 @@ std::vector<std::uint64_t> unstructuredFast(const float* w, I64 n, I64 k)
     if (k >= n)
         return std::vector<std::uint64_t>(static_cast<std::size_t>((n + 63) / 64), 0);
     // The k-th smallest key (1-based) is t; `less` keys are below it.
-    std::vector<std::uint32_t> hist(2 * kHighBins, 0);
+    std::vector<std::uint32_t> hist(4 * kHighBins, 0);
     histogramHigh(w, n, hist.data());
     I64 less = 0;
     std::uint32_t high = 0;
