@@ -229,27 +229,44 @@ std::vector<std::uint64_t> unstructuredFast(const float* w, I64 n, I64 k)
     return keep;
 }
 
+/// Keep flags of `groups` complete groups of M weights: weight i of a group is kept when fewer
+/// than N of the group rank above it (a larger key, or an equal key at a lower index).
+template <int N, int M> LEGER_MULTIVERSION void nmFlags(const float* x, I64 groups, std::uint8_t* f)
+{
+    for (I64 g = 0; g < groups; ++g) {
+        std::uint32_t key[M];
+        for (int i = 0; i < M; ++i) {
+            const std::uint32_t b = std::bit_cast<std::uint32_t>(x[g * M + i]) & 0x7fffffffu;
+            key[i] = b > 0x7f800000u ? 0x7fc00000u : b;
+        }
+        for (int i = 0; i < M; ++i) {
+            int above = 0;
+            for (int j = 0; j < M; ++j)
+                above += j < i ? key[j] >= key[i] : (j > i ? key[j] > key[i] : 0);
+            f[g * M + i] = static_cast<std::uint8_t>(above < N);
+        }
+    }
+}
+
 std::vector<std::uint64_t> nmMask(const float* w, I64 rows, I64 cols, int N, int M)
 {
     std::vector<std::uint64_t> keep(static_cast<std::size_t>((rows * cols + 63) / 64), 0);
     const I64 full = cols / M * M;
-    std::uint32_t key[8];
+    std::vector<std::uint8_t> flags(static_cast<std::size_t>(cols + 8), 0);
     for (I64 r = 0; r < rows; ++r) {
-        const float* x = w + r * cols;
         const I64 base = r * cols;
-        for (I64 g = 0; g < full; g += M) {
-            for (int i = 0; i < M; ++i)
-                key[i] = magKey(x[g + i]);
-            for (int i = 0; i < M; ++i) {
-                int beaten = 0; // weights of the group ranked above weight i
-                for (int j = 0; j < M; ++j)
-                    beaten += key[j] > key[i] || (key[j] == key[i] && j < i);
-                if (beaten < N)
-                    setBit(keep, base + g + i);
-            }
+        if (N == 2)
+            nmFlags<2, 4>(w + base, full / M, flags.data());
+        else
+            nmFlags<4, 8>(w + base, full / M, flags.data());
+        std::fill(flags.begin() + full, flags.begin() + cols, std::uint8_t{1}); // trailing partial group
+        if (base % 64 == 0) {
+            packFlags(flags.data(), cols, keep.data() + base / 64); // the row starts a word
+            continue;
         }
-        for (I64 c = full; c < cols; ++c)
-            setBit(keep, base + c);
+        for (I64 c = 0; c < cols; ++c)
+            if (flags[static_cast<std::size_t>(c)])
+                setBit(keep, base + c);
     }
     return keep;
 }
