@@ -47,7 +47,7 @@ struct Params {
 
 float halfScale(float raw)
 {
-    float s = Quantizer::fp16Round(raw);
+    float s = Half::fromFloat(raw).toFloat();
     if (s == 0.0f)
         s = kMinHalfSubnormal;
     if (!(s <= kMaxHalf)) // overflow to Inf
