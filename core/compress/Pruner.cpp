@@ -10,7 +10,7 @@
 #include <cstring>
 #include <numeric>
 
-#include "runtime/ops/Multiversion.h"
+#include "compress/CompressIsa.h"
 
 namespace leger {
 
@@ -61,27 +61,48 @@ constexpr std::size_t kLowBins = 1u << 16;
 
 constexpr I64 kChunk = 4096; // weights per chunk of the passes below: their buffers stay in L1
 
-/// key >> 16 and key & 0xffff of each weight (vectorized; the histograms then only scatter).
-LEGER_MULTIVERSION void splitKeys(const float* w, I64 n, std::uint16_t* high, std::uint16_t* low)
+// ---- fast kernels, compiled once per ISA (see CompressIsa.h) ----------------------------------
+
+namespace isa_base {
+#pragma GCC push_options
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/PrunerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_base
+
+#if LEGER_COMPRESS_X86
+namespace isa_avx2 {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/PrunerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx2
+
+namespace isa_avx512 {
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/PrunerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx512
+#endif
+
+LEGER_COMPRESS_DISPATCH(splitKeys)
+LEGER_COMPRESS_DISPATCH(blocksHolding)
+LEGER_COMPRESS_DISPATCH(compareFlags)
+template <int N, int M> void nmFlagsAt(const float* x, I64 groups, std::uint8_t* f)
 {
-    for (I64 i = 0; i < n; ++i) {
-        std::uint32_t b = std::bit_cast<std::uint32_t>(w[i]) & 0x7fffffffu;
-        b = b > 0x7f800000u ? 0x7fc00000u : b;
-        high[i] = static_cast<std::uint16_t>(b >> 16);
-        low[i] = static_cast<std::uint16_t>(b & 0xffffu);
+#if LEGER_COMPRESS_X86
+    switch (ops::convk::isa()) {
+    case ops::convk::Isa::Avx512: return isa_avx512::nmFlags<N, M>(x, groups, f);
+    case ops::convk::Isa::Avx2: return isa_avx2::nmFlags<N, M>(x, groups, f);
+    case ops::convk::Isa::Baseline: break;
     }
+#endif
+    isa_base::nmFlags<N, M>(x, groups, f);
 }
 
-/// Whether any of high[0, 64) equals h, for each 64-weight block.
-LEGER_MULTIVERSION void blocksHolding(const std::uint16_t* high, I64 blocks, std::uint16_t h, std::uint8_t* any)
-{
-    for (I64 b = 0; b < blocks; ++b) {
-        std::uint16_t hit = 0;
-        for (int j = 0; j < 64; ++j)
-            hit |= static_cast<std::uint16_t>(high[b * 64 + j] == h);
-        any[b] = static_cast<std::uint8_t>(hit);
-    }
-}
 
 /// Histogram of the keys' high 15 bits; four interleaved tables cut the store-to-load stalls
 /// of runs of equal bins (weights crowd into a few exponents).
@@ -129,21 +150,6 @@ void histogramLow(const float* w, I64 n, std::uint32_t high, std::uint32_t* h)
     }
 }
 
-/// flags[i] = key(w[i]) > t, eqFlags[i] = key(w[i]) == t (0 or 1); returns how many equal t.
-/// A byte per weight vectorizes; packFlags then makes the bits.
-LEGER_MULTIVERSION I64 compareFlags(const float* w, I64 n, std::uint32_t t, std::uint8_t* gt, std::uint8_t* eq)
-{
-    I64 equal = 0;
-    for (I64 i = 0; i < n; ++i) {
-        std::uint32_t b = std::bit_cast<std::uint32_t>(w[i]) & 0x7fffffffu;
-        b = b > 0x7f800000u ? 0x7fc00000u : b;
-        gt[i] = static_cast<std::uint8_t>(b > t);
-        const std::uint8_t e = static_cast<std::uint8_t>(b == t);
-        eq[i] = e;
-        equal += e;
-    }
-    return equal;
-}
 
 /// Packs n flag bytes (0 or 1) into bits, bit i of word i / 64 (n a multiple of 8, or the
 /// tail is read from a zero-padded buffer). Eight flags at a time: the multiply gathers the
@@ -229,24 +235,6 @@ std::vector<std::uint64_t> unstructuredFast(const float* w, I64 n, I64 k)
     return keep;
 }
 
-/// Keep flags of `groups` complete groups of M weights: weight i of a group is kept when fewer
-/// than N of the group rank above it (a larger key, or an equal key at a lower index).
-template <int N, int M> LEGER_MULTIVERSION void nmFlags(const float* x, I64 groups, std::uint8_t* f)
-{
-    for (I64 g = 0; g < groups; ++g) {
-        std::uint32_t key[M];
-        for (int i = 0; i < M; ++i) {
-            const std::uint32_t b = std::bit_cast<std::uint32_t>(x[g * M + i]) & 0x7fffffffu;
-            key[i] = b > 0x7f800000u ? 0x7fc00000u : b;
-        }
-        for (int i = 0; i < M; ++i) {
-            int above = 0;
-            for (int j = 0; j < M; ++j)
-                above += j < i ? key[j] >= key[i] : (j > i ? key[j] > key[i] : 0);
-            f[g * M + i] = static_cast<std::uint8_t>(above < N);
-        }
-    }
-}
 
 std::vector<std::uint64_t> nmMask(const float* w, I64 rows, I64 cols, int N, int M)
 {
@@ -256,9 +244,9 @@ std::vector<std::uint64_t> nmMask(const float* w, I64 rows, I64 cols, int N, int
     for (I64 r = 0; r < rows; ++r) {
         const I64 base = r * cols;
         if (N == 2)
-            nmFlags<2, 4>(w + base, full / M, flags.data());
+            nmFlagsAt<2, 4>(w + base, full / M, flags.data());
         else
-            nmFlags<4, 8>(w + base, full / M, flags.data());
+            nmFlagsAt<4, 8>(w + base, full / M, flags.data());
         std::fill(flags.begin() + full, flags.begin() + cols, std::uint8_t{1}); // trailing partial group
         if (base % 64 == 0) {
             packFlags(flags.data(), cols, keep.data() + base / 64); // the row starts a word

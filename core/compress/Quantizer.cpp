@@ -21,7 +21,7 @@
 #include <string>
 
 #include "model/Half.h"
-#include "runtime/ops/Multiversion.h"
+#include "compress/CompressIsa.h"
 #include "util/Error.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -182,122 +182,46 @@ double sqError(const std::vector<float>& e, const Params& p, bool sym, int qmax,
 
 // ---- fast path: whole rows of work per call, compiled for each ISA ----------------------------
 
-/// Largest |x| of each group of g (the last may be shorter) of x[0, n) into amax, NaN/Inf
-/// counting as 0; returns how many were NaN/Inf. Integer max on the bits of |x|: float max
-/// reductions do not vectorize without -ffast-math.
-LEGER_MULTIVERSION I64 absmaxGroups(const float* x, I64 n, I64 g, float* amax)
-{
-    I64 bad = 0;
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        std::uint32_t m = 0, nb = 0;
-        for (I64 i = s; i < e; ++i) {
-            const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu;
-            const std::uint32_t finite = b <= 0x7f7fffffu; // 0 or 1: arithmetic, not a branch
-            nb += 1u - finite;
-            m = std::max(m, b & (0u - finite));
-        }
-        amax[k] = std::bit_cast<float>(m);
-        bad += nb;
-    }
-    return bad;
-}
+// ---- fast kernels, compiled once per ISA (see CompressIsa.h) ----------------------------------
 
-/// min(0, min x) and max(0, max x) of each group, NaN/Inf counting as 0; returns how many were
-/// NaN/Inf. Signed-integer keys that order like the floats they come from.
-LEGER_MULTIVERSION I64 minmaxGroups(const float* x, I64 n, I64 g, float* lo, float* hi)
-{
-    I64 bad = 0;
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        std::int32_t mn = 0, mx = 0;
-        std::uint32_t nb = 0;
-        for (I64 i = s; i < e; ++i) {
-            const std::int32_t b = std::bit_cast<std::int32_t>(x[i]);
-            const std::uint32_t nonFinite = (static_cast<std::uint32_t>(b) & 0x7fffffffu) > 0x7f7fffffu;
-            nb += nonFinite;
-            std::int32_t key = b ^ ((b >> 31) & 0x7fffffff);
-            key = nonFinite ? 0 : key;
-            mn = mn < key ? mn : key;
-            mx = mx > key ? mx : key;
-        }
-        lo[k] = std::bit_cast<float>(mn ^ ((mn >> 31) & 0x7fffffff));
-        hi[k] = std::bit_cast<float>(mx ^ ((mx >> 31) & 0x7fffffff));
-        bad += nb;
-    }
-    return bad;
-}
+namespace isa_base {
+#pragma GCC push_options
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/QuantizerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_base
 
-/// Codes of each group of g of x (finite) with bounds [lo[k], hi[k]] and offset add[k]:
-/// code = round(clamp(x * inv, lo, hi)) + add (symmetric: lo = -qmax, hi = qmax, add = 0;
-/// asymmetric: lo = -zp, hi = levels - zp, add = zp).
-LEGER_MULTIVERSION void quantGroups(const float* x, I64 n, I64 g, const float* inv, const float* lo, const float* hi,
-                                    const std::int32_t* add, std::uint8_t* codes)
-{
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        const float iv = inv[k], l = lo[k], h = hi[k];
-        const std::int32_t a = add[k];
-        for (I64 i = s; i < e; ++i) {
-            float v = x[i] * iv;
-            v = v < l ? l : v;
-            v = v > h ? h : v;
-            const float r = (v + kRoundMagic) - kRoundMagic;
-            codes[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(r) + a);
-        }
-    }
-}
+#if LEGER_COMPRESS_X86
+namespace isa_avx2 {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/QuantizerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx2
 
-/// Symmetric codes (int8 bytes) back to values: code * scale.
-LEGER_MULTIVERSION void dequantSymGroups(const std::uint8_t* codes, I64 n, I64 g, const float* scale, float* out)
-{
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        const float sc = scale[k];
-        for (I64 i = s; i < e; ++i)
-            out[i] = static_cast<float>(static_cast<std::int8_t>(codes[i])) * sc;
-    }
-}
+namespace isa_avx512 {
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/QuantizerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx512
+#endif
 
-/// Asymmetric codes back to values: (code - zp) * scale.
-LEGER_MULTIVERSION void dequantAsymGroups(const std::uint8_t* codes, I64 n, I64 g, const float* scale,
-                                          const std::uint8_t* zp, float* out)
-{
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        const float sc = scale[k];
-        const std::int32_t z = zp[k];
-        for (I64 i = s; i < e; ++i)
-            out[i] = static_cast<float>(static_cast<std::int32_t>(codes[i]) - z) * sc;
-    }
-}
+LEGER_COMPRESS_DISPATCH(absmaxGroups)
+LEGER_COMPRESS_DISPATCH(minmaxGroups)
+LEGER_COMPRESS_DISPATCH(quantGroups)
+LEGER_COMPRESS_DISPATCH(dequantSymGroups)
+LEGER_COMPRESS_DISPATCH(dequantAsymGroups)
+LEGER_COMPRESS_DISPATCH(sqErrorGroup)
+LEGER_COMPRESS_DISPATCH(toBFloat)
+LEGER_COMPRESS_DISPATCH(countNonFinite)
 
-/// Squared error of quantizing x[0, n) with (inv, scale) and bounds [lo, hi] (see quantGroups),
-/// summed in the fixed lane order (see the top of the file).
-LEGER_MULTIVERSION double sqErrorGroup(const float* x, I64 n, float inv, float scale, float lo, float hi)
-{
-    double lane[8] = {};
-    I64 i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int j = 0; j < 8; ++j) {
-            float v = x[i + j] * inv;
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
-            const float r = (v + kRoundMagic) - kRoundMagic;
-            const float d = x[i + j] - r * scale;
-            lane[j] += static_cast<double>(d) * static_cast<double>(d);
-        }
-    }
-    for (; i < n; ++i) {
-        float v = x[i] * inv;
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        const float r = (v + kRoundMagic) - kRoundMagic;
-        const float d = x[i] - r * scale;
-        lane[i & 7] += static_cast<double>(d) * static_cast<double>(d);
-    }
-    return sumLanes(lane);
-}
+
+
+
+
 
 #if LEGER_QUANT_X86
 #pragma GCC push_options
@@ -353,7 +277,7 @@ bool hasAvx2F16c()
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
     }();
-    return yes;
+    return yes && ops::convk::isa() != ops::convk::Isa::Baseline;
 #else
     return false;
 #endif
@@ -374,23 +298,7 @@ void toHalf(const float* x, I64 n, std::uint16_t* out)
         out[i] = Half::fromFloat(x[i]).bits;
 }
 
-LEGER_MULTIVERSION void toBFloat(const float* x, I64 n, std::uint16_t* out)
-{
-    for (I64 i = 0; i < n; ++i) {
-        const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]);
-        const std::uint32_t nan = (b & 0x7fffffffu) > 0x7f800000u;
-        const std::uint32_t rounded = (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;
-        out[i] = static_cast<std::uint16_t>(nan ? ((b >> 16) | 0x40u) : rounded);
-    }
-}
 
-LEGER_MULTIVERSION I64 countNonFinite(const float* x, I64 n)
-{
-    I64 bad = 0;
-    for (I64 i = 0; i < n; ++i)
-        bad += (std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu) > 0x7f7fffffu;
-    return bad;
-}
 
 /// e = w where kept, else 0 (for the float formats NaN/Inf stay); returns the kept NaN/Inf count
 /// when zeroNonFinite, which also zeroes them.

@@ -15,11 +15,16 @@
 #include "compress/Quantizer.h"
 #include "io/NpyIO.h"
 #include "model/Half.h"
+#include "runtime/ops/ConvKernels.h"
 
 using namespace leger;
 using I64 = std::int64_t;
 
 namespace {
+
+namespace convk = leger::ops::convk;
+/// Every kernel level runs: baseline x86-64, AVX2, AVX-512 (clamped to what the CPU has).
+const convk::Isa kIsas[] = {convk::Isa::Baseline, convk::Isa::Avx2, convk::Isa::Avx512};
 
 /// (rows, cols) weights ~ N(0, 0.05) with awkward rows: row 1 all zero, row 2 denormal-sized,
 /// row 3 one large outlier; with specials, NaN/+Inf/-Inf at a few positions.
@@ -95,6 +100,8 @@ class TestQuantizer : public QObject {
     Q_OBJECT
 
 private slots:
+    void cleanup() { convk::resetIsa(); }
+
     void referenceAgreement_data()
     {
         QTest::addColumn<int>("bits");
@@ -121,48 +128,55 @@ private slots:
         QFETCH(int, groupSize);
         QFETCH(int, clip);
         const LayerSetting s = intSetting(bits, sym, Granularity(gran), groupSize, Clipping(clip));
-        std::uint32_t seed = 1;
-        for (const Shape2& sh : kShapes) {
-            for (int variant = 0; variant < 3; ++variant) {
-                const std::vector<float> w = makeWeights(sh.rows, sh.cols, ++seed, variant >= 1);
-                const std::vector<std::uint64_t> keep =
-                    variant == 2 ? randomKeep(sh.rows * sh.cols, seed) : std::vector<std::uint64_t>{};
-                const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
-                const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
-                const QString where = QString("shape (%1, %2) variant %3").arg(sh.rows).arg(sh.cols).arg(variant);
-                QVERIFY2(f.codes == r.codes, qPrintable(where + ": codes differ"));
-                QVERIFY2(sameBits(f.scales, r.scales), qPrintable(where + ": scales " + firstDiff(f.scales, r.scales)));
-                QVERIFY2(f.zeroPoints == r.zeroPoints, qPrintable(where + ": zero points differ"));
-                QCOMPARE(f.nonFinite, r.nonFinite);
-                QCOMPARE(f.groupSize, r.groupSize);
-                QCOMPARE(static_cast<I64>(f.scales.size()), f.scaleCount());
-                QCOMPARE(static_cast<I64>(f.zeroPoints.size()), sym ? I64{0} : f.scaleCount());
-                std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
-                Quantizer::dequantizeReference(r, dr.data());
-                QVERIFY2(sameBits(df, dr), qPrintable(where + ": dequantized " + firstDiff(df, dr)));
-                CompressedWeight fused;
-                std::vector<float> dfused(df.size(), -1.0f);
-                Quantizer::quantizeInto(w.data(), sh.rows, sh.cols, keep, s, fused, dfused.data());
-                QVERIFY2(sameBits(dfused, dr), qPrintable(where + ": fused dequantized " + firstDiff(dfused, dr)));
-                QVERIFY(fused.codes == r.codes);
-                if (variant >= 1) {
-                    QVERIFY(f.nonFinite > 0 || variant == 2);
-                    for (float v : df)
-                        QVERIFY(std::isfinite(v));
-                }
-                for (std::size_t i = 0; i < df.size(); ++i)
-                    if (!f.kept(static_cast<I64>(i)))
-                        QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u); // pruned: exactly +0
-                for (float sc : f.scales) {
-                    QVERIFY(sc > 0.0f && sc <= 65504.0f);
-                    QCOMPARE(Quantizer::fp16Round(sc), sc);
-                }
-                const int qmax = (1 << (bits - 1)) - 1, levels = (1 << bits) - 1;
-                for (std::uint8_t code : f.codes) {
-                    if (sym)
-                        QVERIFY(std::abs(static_cast<int>(static_cast<std::int8_t>(code))) <= qmax);
-                    else
-                        QVERIFY(code <= levels);
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            std::uint32_t seed = 1;
+            for (const Shape2& sh : kShapes) {
+                for (int variant = 0; variant < 3; ++variant) {
+                    const std::vector<float> w = makeWeights(sh.rows, sh.cols, ++seed, variant >= 1);
+                    const std::vector<std::uint64_t> keep =
+                        variant == 2 ? randomKeep(sh.rows * sh.cols, seed) : std::vector<std::uint64_t>{};
+                    const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
+                    const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
+                    const QString where = QString("%1: shape (%2, %3) variant %4")
+                                              .arg(convk::isaName(convk::isa()))
+                                              .arg(sh.rows)
+                                              .arg(sh.cols)
+                                              .arg(variant);
+                    QVERIFY2(f.codes == r.codes, qPrintable(where + ": codes differ"));
+                    QVERIFY2(sameBits(f.scales, r.scales), qPrintable(where + ": scales " + firstDiff(f.scales, r.scales)));
+                    QVERIFY2(f.zeroPoints == r.zeroPoints, qPrintable(where + ": zero points differ"));
+                    QCOMPARE(f.nonFinite, r.nonFinite);
+                    QCOMPARE(f.groupSize, r.groupSize);
+                    QCOMPARE(static_cast<I64>(f.scales.size()), f.scaleCount());
+                    QCOMPARE(static_cast<I64>(f.zeroPoints.size()), sym ? I64{0} : f.scaleCount());
+                    std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
+                    Quantizer::dequantizeReference(r, dr.data());
+                    QVERIFY2(sameBits(df, dr), qPrintable(where + ": dequantized " + firstDiff(df, dr)));
+                    CompressedWeight fused;
+                    std::vector<float> dfused(df.size(), -1.0f);
+                    Quantizer::quantizeInto(w.data(), sh.rows, sh.cols, keep, s, fused, dfused.data());
+                    QVERIFY2(sameBits(dfused, dr), qPrintable(where + ": fused dequantized " + firstDiff(dfused, dr)));
+                    QVERIFY(fused.codes == r.codes);
+                    if (variant >= 1) {
+                        QVERIFY(f.nonFinite > 0 || variant == 2);
+                        for (float v : df)
+                            QVERIFY(std::isfinite(v));
+                    }
+                    for (std::size_t i = 0; i < df.size(); ++i)
+                        if (!f.kept(static_cast<I64>(i)))
+                            QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u); // pruned: exactly +0
+                    for (float sc : f.scales) {
+                        QVERIFY(sc > 0.0f && sc <= 65504.0f);
+                        QCOMPARE(Quantizer::fp16Round(sc), sc);
+                    }
+                    const int qmax = (1 << (bits - 1)) - 1, levels = (1 << bits) - 1;
+                    for (std::uint8_t code : f.codes) {
+                        if (sym)
+                            QVERIFY(std::abs(static_cast<int>(static_cast<std::int8_t>(code))) <= qmax);
+                        else
+                            QVERIFY(code <= levels);
+                    }
                 }
             }
         }
@@ -173,29 +187,31 @@ private slots:
     {
         const I64 rows = 1100, cols = 2100; // 9.2 MB of float32
         std::vector<float> w = makeWeights(rows, cols, 4, true);
-        for (bool sym : {true, false})
-            for (int gran : {1, 2}) {
-                const LayerSetting s = intSetting(gran == 1 ? 8 : 4, sym, Granularity(gran), 32, Clipping::MinMax);
-                const CompressedWeight f = Quantizer::quantize(w.data(), rows, cols, {}, s);
-                const CompressedWeight r = Quantizer::quantizeReference(w.data(), rows, cols, {}, s);
-                QVERIFY(f.codes == r.codes);
-                QVERIFY(sameBits(f.scales, r.scales));
-                // A Tensor is 64-byte aligned: rows alternate between aligned and not (2100 * 4 bytes).
-                Tensor t(DType::Float32, {rows, cols});
-                Quantizer::dequantize(f, t.data<float>());
-                std::vector<float> df(t.data<float>(), t.data<float>() + t.size()), dr(df.size());
-                Quantizer::dequantizeReference(r, dr.data());
-                QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
-                QVERIFY2(sameBits(Quantizer::dequantize(f), dr), "unaligned output");
-                // Reusing the CompressedWeight gives the same result.
-                CompressedWeight again = f;
-                Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again);
-                QVERIFY(again.codes == f.codes && sameBits(again.scales, f.scales) && again.zeroPoints == f.zeroPoints);
-                // The fused quantize + dequantize (streaming rows) too.
-                t.zero();
-                Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again, t.data<float>());
-                QVERIFY(std::memcmp(t.data<float>(), dr.data(), dr.size() * 4) == 0);
-            }
+        for (convk::Isa isa : kIsas)
+            for (bool sym : {true, false})
+                for (int gran : {1, 2}) {
+                    convk::setIsa(isa);
+                    const LayerSetting s = intSetting(gran == 1 ? 8 : 4, sym, Granularity(gran), 32, Clipping::MinMax);
+                    const CompressedWeight f = Quantizer::quantize(w.data(), rows, cols, {}, s);
+                    const CompressedWeight r = Quantizer::quantizeReference(w.data(), rows, cols, {}, s);
+                    QVERIFY(f.codes == r.codes);
+                    QVERIFY(sameBits(f.scales, r.scales));
+                    // A Tensor is 64-byte aligned: rows alternate between aligned and not (2100 * 4 bytes).
+                    Tensor t(DType::Float32, {rows, cols});
+                    Quantizer::dequantize(f, t.data<float>());
+                    std::vector<float> df(t.data<float>(), t.data<float>() + t.size()), dr(df.size());
+                    Quantizer::dequantizeReference(r, dr.data());
+                    QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
+                    QVERIFY2(sameBits(Quantizer::dequantize(f), dr), "unaligned output");
+                    // Reusing the CompressedWeight gives the same result.
+                    CompressedWeight again = f;
+                    Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again);
+                    QVERIFY(again.codes == f.codes && sameBits(again.scales, f.scales) && again.zeroPoints == f.zeroPoints);
+                    // The fused quantize + dequantize (streaming rows) too.
+                    t.zero();
+                    Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again, t.data<float>());
+                    QVERIFY(std::memcmp(t.data<float>(), dr.data(), dr.size() * 4) == 0);
+                }
     }
 
     void floatFormats_data()
@@ -211,40 +227,43 @@ private slots:
         QFETCH(int, format);
         LayerSetting s;
         s.format = WeightFormat(format);
-        for (const Shape2& sh : kShapes) {
-            std::vector<float> w = makeWeights(sh.rows, sh.cols, 77, true);
-            if (w.size() > 10) {
-                w[4] = 70000.0f;           // float16 overflow
-                w[5] = 1e-6f;              // float16 subnormal
-                w[6] = 1.0f + 1.0f / 2048; // float16 tie: rounds to even (1.0)
-            }
-            for (int masked = 0; masked < 2; ++masked) {
-                const std::vector<std::uint64_t> keep =
-                    masked ? randomKeep(sh.rows * sh.cols, 5) : std::vector<std::uint64_t>{};
-                const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
-                const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
-                QVERIFY(f.halves == r.halves);
-                QVERIFY(sameBits(f.values, r.values));
-                QCOMPARE(f.nonFinite, r.nonFinite);
-                std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
-                Quantizer::dequantizeReference(r, dr.data());
-                QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
-                for (std::size_t i = 0; i < w.size(); ++i) {
-                    const I64 ii = static_cast<I64>(i);
-                    if (!f.kept(ii)) {
-                        QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u);
-                        continue;
-                    }
-                    float want = w[i];
-                    if (s.format == WeightFormat::Float16)
-                        want = Half::fromFloat(w[i]).toFloat();
-                    else if (s.format == WeightFormat::BFloat16)
-                        want = BFloat16::fromFloat(w[i]).toFloat();
-                    QVERIFY(std::isnan(want) ? std::isnan(df[i]) : df[i] == want);
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            for (const Shape2& sh : kShapes) {
+                std::vector<float> w = makeWeights(sh.rows, sh.cols, 77, true);
+                if (w.size() > 10) {
+                    w[4] = 70000.0f;           // float16 overflow
+                    w[5] = 1e-6f;              // float16 subnormal
+                    w[6] = 1.0f + 1.0f / 2048; // float16 tie: rounds to even (1.0)
                 }
-                if (s.format == WeightFormat::Float16 && !masked && w.size() > 10) {
-                    QVERIFY(std::isinf(df[4]));
-                    QCOMPARE(df[6], 1.0f);
+                for (int masked = 0; masked < 2; ++masked) {
+                    const std::vector<std::uint64_t> keep =
+                        masked ? randomKeep(sh.rows * sh.cols, 5) : std::vector<std::uint64_t>{};
+                    const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
+                    const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
+                    QVERIFY(f.halves == r.halves);
+                    QVERIFY(sameBits(f.values, r.values));
+                    QCOMPARE(f.nonFinite, r.nonFinite);
+                    std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
+                    Quantizer::dequantizeReference(r, dr.data());
+                    QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
+                    for (std::size_t i = 0; i < w.size(); ++i) {
+                        const I64 ii = static_cast<I64>(i);
+                        if (!f.kept(ii)) {
+                            QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u);
+                            continue;
+                        }
+                        float want = w[i];
+                        if (s.format == WeightFormat::Float16)
+                            want = Half::fromFloat(w[i]).toFloat();
+                        else if (s.format == WeightFormat::BFloat16)
+                            want = BFloat16::fromFloat(w[i]).toFloat();
+                        QVERIFY(std::isnan(want) ? std::isnan(df[i]) : df[i] == want);
+                    }
+                    if (s.format == WeightFormat::Float16 && !masked && w.size() > 10) {
+                        QVERIFY(std::isinf(df[4]));
+                        QCOMPARE(df[6], 1.0f);
+                    }
                 }
             }
         }
