@@ -267,6 +267,29 @@ void dequantGroupsStreamAvx2(const std::uint8_t* codes, I64 n, I64 g, const floa
     }
     _mm_sfence();
 }
+
+/// symParams of k groups from their absmax, 8 at a time (F16C rounds to nearest even, as
+/// Half::fromFloat): scale and 1 / scale.
+void symScalesF16c(const float* amax, I64 k, int qmax, float* scale, float* inv)
+{
+    const __m256 q = _mm256_set1_ps(static_cast<float>(qmax)), one = _mm256_set1_ps(1.0f);
+    const __m256 tiny = _mm256_set1_ps(kMinHalfSubnormal), big = _mm256_set1_ps(kMaxHalf), zero = _mm256_setzero_ps();
+    I64 i = 0;
+    for (; i + 8 <= k; i += 8) {
+        const __m256 a = _mm256_loadu_ps(amax + i);
+        __m256 s = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_div_ps(a, q), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        s = _mm256_blendv_ps(s, tiny, _mm256_cmp_ps(s, zero, _CMP_EQ_OQ));
+        s = _mm256_blendv_ps(big, s, _mm256_cmp_ps(s, big, _CMP_LE_OQ)); // Inf -> 65504
+        s = _mm256_blendv_ps(one, s, _mm256_cmp_ps(a, zero, _CMP_GT_OQ)); // nothing but zeros -> 1
+        _mm256_storeu_ps(scale + i, s);
+        _mm256_storeu_ps(inv + i, _mm256_div_ps(one, s));
+    }
+    for (; i < k; ++i) {
+        const Params p = symParams(amax[i], qmax);
+        scale[i] = p.scale;
+        inv[i] = p.inv;
+    }
+}
 #pragma GCC pop_options
 #endif
 
@@ -520,6 +543,17 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
         c.nonFinite += bad;
 
         float* scales = c.scales.data() + seg * perSeg;
+#if LEGER_QUANT_X86
+        if (sym && !mse && hasAvx2F16c()) { // the common case: many short groups per row
+            symScalesF16c(hi.data(), perSeg, qmax, scales, inv.data());
+            std::fill(qlo.begin(), qlo.end(), static_cast<float>(-qmax));
+            std::fill(qhi.begin(), qhi.end(), static_cast<float>(qmax));
+            quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
+            if (dequantized)
+                dequantSegment(c, seg, segLen, dequantized + first, n * 4 >= kStreamBytes);
+            continue;
+        }
+#endif
         for (I64 k = 0; k < perSeg; ++k) {
             const std::size_t u = static_cast<std::size_t>(k);
             const auto paramsAt = [&](float ratio) {

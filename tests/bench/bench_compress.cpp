@@ -16,6 +16,7 @@
 #include "compress/Pruner.h"
 #include "compress/Quantizer.h"
 #include "model/Tensor.h"
+#include "runtime/ops/ConvKernels.h"
 
 using namespace leger;
 using Clock = std::chrono::steady_clock;
@@ -164,6 +165,7 @@ int main(int argc, char** argv)
             return 2;
         }
     }
+    std::printf("kernels: %s (LEGER_ISA=baseline|avx2 lowers it)\n", ops::convk::isaName(ops::convk::isa()));
     run(4096, 4096, false);
     run(1024, 1024, reference);
     return 0;

@@ -325,28 +325,30 @@ private slots:
     /// the smallest float16 subnormal, huge ones 65504, NaN/Inf the zero code and a count.
     void hazards()
     {
-        for (bool sym : {true, false}) {
-            const LayerSetting s = intSetting(4, sym, Granularity::Group, 32, Clipping::MinMax);
-            std::vector<float> w(3 * 40, 0.0f);
-            w[40] = 1e-12f;                // row 1: tiny -> scale 2^-24
-            w[80] = 3e9f;                  // row 2: huge -> scale 65504
-            w[81] = std::nanf("");
-            w[82] = -std::numeric_limits<float>::infinity();
-            const CompressedWeight c = Quantizer::quantize(w.data(), 3, 40, {}, s);
-            QCOMPARE(c.scales.size(), std::size_t{6});
-            QCOMPARE(c.scales[0], 1.0f);
-            QCOMPARE(c.scales[1], 1.0f);
-            QCOMPARE(c.scales[2], std::ldexp(1.0f, -24));
-            QCOMPARE(c.scales[4], 65504.0f);
-            QCOMPARE(c.nonFinite, I64{2});
-            const std::uint8_t zeroCode = sym ? 0 : c.zeroPoints[4];
-            QCOMPARE(c.codes[81], zeroCode);
-            QCOMPARE(c.codes[82], zeroCode);
-            const std::vector<float> d = Quantizer::dequantize(c);
-            for (float v : d)
-                QVERIFY(std::isfinite(v));
-            QCOMPARE(d[0], 0.0f);
-            QCOMPARE(d[81], 0.0f);
+        // 300 columns: 10 groups a row, so that the 8-wide scale computation sees the hazards too.
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            for (bool sym : {true, false}) {
+                const LayerSetting s = intSetting(4, sym, Granularity::Group, 32, Clipping::MinMax);
+                std::vector<float> w(3 * 300, 0.0f);
+                w[300] = 1e-12f; // row 1: tiny -> scale 2^-24
+                w[600] = 3e9f;   // row 2: huge -> scale 65504
+                w[601] = std::nanf("");
+                w[602] = -std::numeric_limits<float>::infinity();
+                const CompressedWeight c = Quantizer::quantize(w.data(), 3, 300, {}, s);
+                QCOMPARE(c.scales.size(), std::size_t{30});
+                for (std::size_t k = 0; k < 30; ++k)
+                    QCOMPARE(c.scales[k], k == 10 ? std::ldexp(1.0f, -24) : k == 20 ? 65504.0f : 1.0f);
+                QCOMPARE(c.nonFinite, I64{2});
+                const std::uint8_t zeroCode = sym ? 0 : c.zeroPoints[20];
+                QCOMPARE(c.codes[601], zeroCode);
+                QCOMPARE(c.codes[602], zeroCode);
+                const std::vector<float> d = Quantizer::dequantize(c);
+                for (float v : d)
+                    QVERIFY(std::isfinite(v));
+                QCOMPARE(d[0], 0.0f);
+                QCOMPARE(d[601], 0.0f);
+            }
         }
         // Asymmetric all-positive group: the range is extended to 0, so zp = 0 and 0 is exact.
         std::vector<float> pos = {0.5f, 1.0f, 2.0f, 4.0f};
