@@ -1,5 +1,6 @@
 #include "compress/Compressor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>

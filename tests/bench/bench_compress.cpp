@@ -121,6 +121,9 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
     quant("int4 g32 sym mse: quantize", g32mse, false, false);
     if (withReference)
         quant("int4 g32 sym mse: quantize (reference)", g32mse, false, true);
+    LayerSetting g32mseAsym = g32mse;
+    g32mseAsym.symmetric = false;
+    quant("int4 g32 asym mse: quantize", g32mseAsym, false, false);
     LayerSetting f16;
     f16.format = WeightFormat::Float16;
     quant("float16: quantize", f16, false, false);
