@@ -290,6 +290,39 @@ void symScalesF16c(const float* amax, I64 k, int qmax, float* scale, float* inv)
         inv[i] = p.inv;
     }
 }
+
+/// asymParams of k groups from their ranges lo <= 0 <= hi, 8 at a time: scale, 1 / scale and
+/// the zero point (as a float).
+void asymScalesF16c(const float* lo, const float* hi, I64 k, int levels, float* scale, float* inv, float* zp)
+{
+    const __m256 L = _mm256_set1_ps(static_cast<float>(levels)), one = _mm256_set1_ps(1.0f);
+    const __m256 tiny = _mm256_set1_ps(kMinHalfSubnormal), big = _mm256_set1_ps(kMaxHalf), zero = _mm256_setzero_ps();
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    I64 i = 0;
+    for (; i + 8 <= k; i += 8) {
+        const __m256 l = _mm256_loadu_ps(lo + i);
+        const __m256 range = _mm256_sub_ps(_mm256_loadu_ps(hi + i), l);
+        const __m256 valid = _mm256_cmp_ps(range, zero, _CMP_GT_OQ);
+        __m256 s = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_div_ps(range, L), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        s = _mm256_blendv_ps(s, tiny, _mm256_cmp_ps(s, zero, _CMP_EQ_OQ));
+        s = _mm256_blendv_ps(big, s, _mm256_cmp_ps(s, big, _CMP_LE_OQ));
+        s = _mm256_blendv_ps(one, s, valid);
+        const __m256 iv = _mm256_div_ps(one, s);
+        // std::clamp(nearbyint(-lo * inv), 0, levels): t < 0 ? 0 : (levels < t ? levels : t)
+        __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_xor_ps(l, sign), iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        t = _mm256_blendv_ps(t, zero, _mm256_cmp_ps(t, zero, _CMP_LT_OQ));
+        t = _mm256_blendv_ps(t, L, _mm256_cmp_ps(L, t, _CMP_LT_OQ));
+        _mm256_storeu_ps(scale + i, s);
+        _mm256_storeu_ps(inv + i, iv);
+        _mm256_storeu_ps(zp + i, _mm256_and_ps(t, valid));
+    }
+    for (; i < k; ++i) {
+        const Params p = asymParams(lo[i], hi[i], levels);
+        scale[i] = p.scale;
+        inv[i] = p.inv;
+        zp[i] = p.zp;
+    }
+}
 #pragma GCC pop_options
 #endif
 
@@ -527,6 +560,7 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
 
     std::vector<float> e, lo(static_cast<std::size_t>(perSeg)), hi(lo), inv(lo), qlo(lo), qhi(lo);
     std::vector<std::int32_t> add(static_cast<std::size_t>(perSeg), 0);
+    std::vector<float> zpf(static_cast<std::size_t>(perSeg));
     for (I64 seg = 0; seg < segments; ++seg) {
         const I64 first = seg * segLen;
         const float* x = w + first;
@@ -544,10 +578,20 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
 
         float* scales = c.scales.data() + seg * perSeg;
 #if LEGER_QUANT_X86
-        if (sym && !mse && hasAvx2F16c()) { // the common case: many short groups per row
-            symScalesF16c(hi.data(), perSeg, qmax, scales, inv.data());
-            std::fill(qlo.begin(), qlo.end(), static_cast<float>(-qmax));
-            std::fill(qhi.begin(), qhi.end(), static_cast<float>(qmax));
+        if (!mse && hasAvx2F16c()) { // many short groups per row: their scales 8 at a time
+            if (sym) {
+                symScalesF16c(hi.data(), perSeg, qmax, scales, inv.data());
+                std::fill(qlo.begin(), qlo.end(), static_cast<float>(-qmax));
+                std::fill(qhi.begin(), qhi.end(), static_cast<float>(qmax));
+            } else {
+                asymScalesF16c(lo.data(), hi.data(), perSeg, levels, scales, inv.data(), zpf.data());
+                for (std::size_t u = 0; u < static_cast<std::size_t>(perSeg); ++u) {
+                    qlo[u] = -zpf[u];
+                    qhi[u] = static_cast<float>(levels) - zpf[u];
+                    add[u] = static_cast<std::int32_t>(zpf[u]);
+                    c.zeroPoints[static_cast<std::size_t>(seg * perSeg) + u] = static_cast<std::uint8_t>(zpf[u]);
+                }
+            }
             quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
             if (dequantized)
                 dequantSegment(c, seg, segLen, dequantized + first, n * 4 >= kStreamBytes);
@@ -561,19 +605,25 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
             };
             Params p = paramsAt(1.0f);
 #if LEGER_QUANT_X86
-            if (mse && sym && hasAvx2F16c()) { // the 51 trial scales 8 at a time
+            if (mse && hasAvx2F16c()) { // the 51 trial scales 8 at a time
                 const I64 g0 = k * G, len = std::min(segLen, g0 + G) - g0;
-                float amax[kMseSteps], sc[kMseSteps], iv[kMseSteps];
-                for (int step = 0; step < kMseSteps; ++step)
-                    amax[step] = hi[u] * mseRatio(step);
-                symScalesF16c(amax, kMseSteps, qmax, sc, iv);
+                float tlo[kMseSteps], thi[kMseSteps], sc[kMseSteps], iv[kMseSteps], tz[kMseSteps] = {};
+                for (int step = 0; step < kMseSteps; ++step) {
+                    tlo[step] = lo[u] * mseRatio(step);
+                    thi[step] = hi[u] * mseRatio(step);
+                }
+                if (sym)
+                    symScalesF16c(thi, kMseSteps, qmax, sc, iv);
+                else
+                    asymScalesF16c(tlo, thi, kMseSteps, levels, sc, iv, tz);
                 double best = std::numeric_limits<double>::infinity();
                 for (int step = 0; step < kMseSteps; ++step) {
-                    const double err = sqErrorGroup(x + g0, len, iv[step], sc[step], static_cast<float>(-qmax),
-                                                    static_cast<float>(qmax));
+                    const float l = sym ? static_cast<float>(-qmax) : -tz[step];
+                    const float h = sym ? static_cast<float>(qmax) : static_cast<float>(levels) - tz[step];
+                    const double err = sqErrorGroup(x + g0, len, iv[step], sc[step], l, h);
                     if (err < best) {
                         best = err;
-                        p = Params{sc[step], iv[step], 0.0f};
+                        p = Params{sc[step], iv[step], tz[step]};
                     }
                 }
             } else

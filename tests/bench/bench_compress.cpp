@@ -117,6 +117,9 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
     const LayerSetting g32 = intSetting(4, Granularity::Group, Clipping::MinMax);
     quant("int4 g32 sym minmax: quantize", g32, false, false);
     quant("int4 g32 sym minmax: quantize+dequantize", g32, true, false);
+    LayerSetting g32asym = g32;
+    g32asym.symmetric = false;
+    quant("int4 g32 asym minmax: quantize", g32asym, false, false);
     const LayerSetting g32mse = intSetting(4, Granularity::Group, Clipping::Mse);
     quant("int4 g32 sym mse: quantize", g32mse, false, false);
     if (withReference)
