@@ -1,5 +1,6 @@
 #include "compress/Compressor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -94,11 +95,43 @@ std::vector<float> layerMatrix(const Layer& layer, const Tensor& weight)
     return m;
 }
 
+namespace {
+
+/// The (rows, cols) matrix of the layer: the tensor's own floats when they already are that
+/// (float32, not transposed), else a converted / transposed copy held in storage.
+const float* matrixOf(const Layer& layer, const Tensor& weight, std::vector<float>& storage)
+{
+    checkShape(layer, weight);
+    if (!layer.transposed && weight.dtype() == DType::Float32)
+        return weight.data<float>();
+    storage = layerMatrix(layer, weight);
+    return storage.data();
+}
+
+} // namespace
+
 CompressedWeight compressWeight(const Layer& layer, const Tensor& weight, const LayerSetting& s)
 {
-    const std::vector<float> m = layerMatrix(layer, weight); // (rows, cols)
-    const std::vector<std::uint64_t> keep = Pruner::keepMask(m.data(), layer.rows, layer.cols, s);
-    return Quantizer::quantize(m.data(), layer.rows, layer.cols, keep, s);
+    std::vector<float> storage;
+    const float* m = matrixOf(layer, weight, storage); // (rows, cols)
+    const std::vector<std::uint64_t> keep = Pruner::keepMask(m, layer.rows, layer.cols, s);
+    return Quantizer::quantize(m, layer.rows, layer.cols, keep, s);
+}
+
+CompressedWeight compressWeight(const Layer& layer, const Tensor& weight, const LayerSetting& s, Tensor& dequantized)
+{
+    std::vector<float> storage;
+    const float* m = matrixOf(layer, weight, storage); // (rows, cols)
+    CompressedWeight c;
+    c.keep = Pruner::keepMask(m, layer.rows, layer.cols, s);
+    if (layer.transposed) {
+        Quantizer::quantizeInto(m, layer.rows, layer.cols, c.keep, s, c);
+        decompressWeight(c, layer, dequantized);
+    } else {
+        dequantized.resize(DType::Float32, layer.shape);
+        Quantizer::quantizeInto(m, layer.rows, layer.cols, c.keep, s, c, dequantized.data<float>());
+    }
+    return c;
 }
 
 void decompressWeight(const CompressedWeight& c, const Layer& layer, Tensor& out)

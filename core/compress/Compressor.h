@@ -13,6 +13,9 @@ namespace leger {
 /// Prunes then quantizes weight (any floating dtype, shaped as layer.shape) under s, in the
 /// layer's matrix view (rows, cols), row-major whatever layer.transposed says.
 CompressedWeight compressWeight(const Layer& layer, const Tensor& weight, const LayerSetting& s);
+/// compressWeight, and decompressWeight's result into dequantized, in one pass over the rows
+/// when the layer is not transposed (each row is dequantized while it is still in cache).
+CompressedWeight compressWeight(const Layer& layer, const Tensor& weight, const LayerSetting& s, Tensor& dequantized);
 /// Writes the dequantized weight into out as a float32 tensor of layer.shape, in the tensor's
 /// original layout; pruned weights are exactly 0.
 void decompressWeight(const CompressedWeight& c, const Layer& layer, Tensor& out);

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <numeric>
 
-#include "runtime/ops/Multiversion.h"
+#include "compress/CompressIsa.h"
 
 namespace leger {
 
@@ -58,57 +60,128 @@ std::vector<double> rowNorms(const float* w, I64 rows, I64 cols)
 constexpr std::size_t kHighBins = 1u << 15; // keys < 2^31: high 15 bits
 constexpr std::size_t kLowBins = 1u << 16;
 
-/// Histogram of the keys' high bits; two interleaved tables halve the store-to-load stalls
+constexpr I64 kChunk = 4096; // weights per chunk of the passes below: their buffers stay in L1
+
+// ---- fast kernels, compiled once per ISA (see CompressIsa.h) ----------------------------------
+
+namespace isa_base {
+#pragma GCC push_options
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/PrunerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_base
+
+#if LEGER_COMPRESS_X86
+namespace isa_avx2 {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/PrunerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx2
+
+namespace isa_avx512 {
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/PrunerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx512
+#endif
+
+LEGER_COMPRESS_DISPATCH(splitKeys)
+LEGER_COMPRESS_DISPATCH(blocksHolding)
+LEGER_COMPRESS_DISPATCH(compareFlags)
+template <int N, int M> void nmFlagsAt(const float* x, I64 groups, std::uint8_t* f)
+{
+#if LEGER_COMPRESS_X86
+    switch (ops::convk::isa()) {
+    case ops::convk::Isa::Avx512: return isa_avx512::nmFlags<N, M>(x, groups, f);
+    case ops::convk::Isa::Avx2: return isa_avx2::nmFlags<N, M>(x, groups, f);
+    case ops::convk::Isa::Baseline: break;
+    }
+#endif
+    isa_base::nmFlags<N, M>(x, groups, f);
+}
+
+
+/// Histogram of the keys' high 15 bits; four interleaved tables cut the store-to-load stalls
 /// of runs of equal bins (weights crowd into a few exponents).
 void histogramHigh(const float* w, I64 n, std::uint32_t* h)
 {
-    std::uint32_t* h0 = h;
-    std::uint32_t* h1 = h + kHighBins;
-    I64 i = 0;
-    for (; i + 2 <= n; i += 2) {
-        ++h0[magKey(w[i]) >> 16];
-        ++h1[magKey(w[i + 1]) >> 16];
+    std::uint16_t high[kChunk], low[kChunk];
+    std::uint32_t* t[4] = {h, h + kHighBins, h + 2 * kHighBins, h + 3 * kHighBins};
+    for (I64 s = 0; s < n; s += kChunk) {
+        const I64 len = std::min(kChunk, n - s);
+        splitKeys(w + s, len, high, low);
+        I64 i = 0;
+        for (; i + 4 <= len; i += 4) {
+            ++t[0][high[i]];
+            ++t[1][high[i + 1]];
+            ++t[2][high[i + 2]];
+            ++t[3][high[i + 3]];
+        }
+        for (; i < len; ++i)
+            ++t[0][high[i]];
     }
-    for (; i < n; ++i)
-        ++h0[magKey(w[i]) >> 16];
     for (std::size_t b = 0; b < kHighBins; ++b)
-        h0[b] += h1[b];
+        h[b] += t[1][b] + t[2][b] + t[3][b];
 }
 
+/// Histogram of the low 16 bits of the keys whose high bits are `high`; blocks holding none
+/// are skipped after a vectorized test.
 void histogramLow(const float* w, I64 n, std::uint32_t high, std::uint32_t* h)
 {
-    for (I64 i = 0; i < n; ++i) {
-        const std::uint32_t k = magKey(w[i]);
-        if ((k >> 16) == high)
-            ++h[k & 0xffffu];
+    std::uint16_t hi[kChunk + 64], lo[kChunk + 64];
+    std::uint8_t any[kChunk / 64 + 1];
+    const std::uint16_t hh = static_cast<std::uint16_t>(high);
+    for (I64 s = 0; s < n; s += kChunk) {
+        const I64 len = std::min(kChunk, n - s);
+        splitKeys(w + s, len, hi, lo);
+        const I64 blocks = len / 64;
+        blocksHolding(hi, blocks, hh, any);
+        for (I64 b = 0; b < blocks; ++b)
+            if (any[b])
+                for (I64 i = b * 64; i < b * 64 + 64; ++i)
+                    if (hi[i] == hh)
+                        ++h[lo[i]];
+        for (I64 i = blocks * 64; i < len; ++i)
+            if (hi[i] == hh)
+                ++h[lo[i]];
     }
 }
 
-/// Keep bits for keys > t, and bits of keys == t; 64 weights per word.
-LEGER_MULTIVERSION void compareWords(const float* w, I64 n, std::uint32_t t, std::uint64_t* gt, std::uint64_t* eq)
+
+/// Packs n flag bytes (0 or 1) into bits, bit i of word i / 64 (n a multiple of 8, or the
+/// tail is read from a zero-padded buffer). Eight flags at a time: the multiply gathers the
+/// low bit of each byte into the top byte.
+void packFlags(const std::uint8_t* f, I64 n, std::uint64_t* words)
 {
-    const I64 words = n / 64;
-    for (I64 k = 0; k < words; ++k) {
-        const float* x = w + k * 64;
-        std::uint64_t g = 0, e = 0;
-        for (int j = 0; j < 64; ++j) {
-            std::uint32_t b = std::bit_cast<std::uint32_t>(x[j]) & 0x7fffffffu;
-            b = b > 0x7f800000u ? 0x7fc00000u : b;
-            g |= static_cast<std::uint64_t>(b > t) << j;
-            e |= static_cast<std::uint64_t>(b == t) << j;
+    for (I64 w = 0; w * 64 < n; ++w) {
+        std::uint64_t word = 0;
+        for (int j = 0; j < 8 && w * 64 + j * 8 < n; ++j) {
+            std::uint64_t x;
+            std::memcpy(&x, f + w * 64 + j * 8, 8);
+            word |= ((x * 0x0102040810204080ull) >> 56) << (8 * j);
         }
-        gt[k] = g;
-        eq[k] = e;
+        words[w] = word;
     }
-    if (n % 64) {
-        std::uint64_t g = 0, e = 0;
-        for (I64 j = 0; j < n % 64; ++j) {
-            const std::uint32_t b = magKey(w[words * 64 + j]);
-            g |= static_cast<std::uint64_t>(b > t) << j;
-            e |= static_cast<std::uint64_t>(b == t) << j;
-        }
-        gt[words] = g;
-        eq[words] = e;
+}
+
+/// Keep bits for keys > t into gt, and of keys == t into eq; chunks that stay in L1.
+void compareWords(const float* w, I64 n, std::uint32_t t, std::uint64_t* gt, std::uint64_t* eq)
+{
+    std::uint8_t fg[kChunk + 8], fe[kChunk + 8];
+    for (I64 s = 0; s < n; s += kChunk) {
+        const I64 len = std::min(kChunk, n - s);
+        std::memset(fg + len, 0, 8);
+        std::memset(fe + len, 0, 8);
+        const I64 equal = compareFlags(w + s, len, t, fg, fe);
+        packFlags(fg, len, gt + s / 64);
+        if (equal)
+            packFlags(fe, len, eq + s / 64);
+        else
+            std::fill(eq + s / 64, eq + (s + len + 63) / 64, std::uint64_t{0});
     }
 }
 
@@ -119,7 +192,7 @@ std::vector<std::uint64_t> unstructuredFast(const float* w, I64 n, I64 k)
     if (k >= n)
         return std::vector<std::uint64_t>(static_cast<std::size_t>((n + 63) / 64), 0);
     // The k-th smallest key (1-based) is t; `less` keys are below it.
-    std::vector<std::uint32_t> hist(2 * kHighBins, 0);
+    std::vector<std::uint32_t> hist(4 * kHighBins, 0);
     histogramHigh(w, n, hist.data());
     I64 less = 0;
     std::uint32_t high = 0;
@@ -163,27 +236,26 @@ std::vector<std::uint64_t> unstructuredFast(const float* w, I64 n, I64 k)
     return keep;
 }
 
+
 std::vector<std::uint64_t> nmMask(const float* w, I64 rows, I64 cols, int N, int M)
 {
     std::vector<std::uint64_t> keep(static_cast<std::size_t>((rows * cols + 63) / 64), 0);
     const I64 full = cols / M * M;
-    std::uint32_t key[8];
+    std::vector<std::uint8_t> flags(static_cast<std::size_t>(cols + 8), 0);
     for (I64 r = 0; r < rows; ++r) {
-        const float* x = w + r * cols;
         const I64 base = r * cols;
-        for (I64 g = 0; g < full; g += M) {
-            for (int i = 0; i < M; ++i)
-                key[i] = magKey(x[g + i]);
-            for (int i = 0; i < M; ++i) {
-                int beaten = 0; // weights of the group ranked above weight i
-                for (int j = 0; j < M; ++j)
-                    beaten += key[j] > key[i] || (key[j] == key[i] && j < i);
-                if (beaten < N)
-                    setBit(keep, base + g + i);
-            }
+        if (N == 2)
+            nmFlagsAt<2, 4>(w + base, full / M, flags.data());
+        else
+            nmFlagsAt<4, 8>(w + base, full / M, flags.data());
+        std::fill(flags.begin() + full, flags.begin() + cols, std::uint8_t{1}); // trailing partial group
+        if (base % 64 == 0) {
+            packFlags(flags.data(), cols, keep.data() + base / 64); // the row starts a word
+            continue;
         }
-        for (I64 c = full; c < cols; ++c)
-            setBit(keep, base + c);
+        for (I64 c = 0; c < cols; ++c)
+            if (flags[static_cast<std::size_t>(c)])
+                setBit(keep, base + c);
     }
     return keep;
 }

@@ -21,7 +21,7 @@
 #include <string>
 
 #include "model/Half.h"
-#include "runtime/ops/Multiversion.h"
+#include "compress/CompressIsa.h"
 #include "util/Error.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -47,7 +47,7 @@ struct Params {
 
 float halfScale(float raw)
 {
-    float s = Quantizer::fp16Round(raw);
+    float s = Half::fromFloat(raw).toFloat();
     if (s == 0.0f)
         s = kMinHalfSubnormal;
     if (!(s <= kMaxHalf)) // overflow to Inf
@@ -182,122 +182,46 @@ double sqError(const std::vector<float>& e, const Params& p, bool sym, int qmax,
 
 // ---- fast path: whole rows of work per call, compiled for each ISA ----------------------------
 
-/// Largest |x| of each group of g (the last may be shorter) of x[0, n) into amax, NaN/Inf
-/// counting as 0; returns how many were NaN/Inf. Integer max on the bits of |x|: float max
-/// reductions do not vectorize without -ffast-math.
-LEGER_MULTIVERSION I64 absmaxGroups(const float* x, I64 n, I64 g, float* amax)
-{
-    I64 bad = 0;
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        std::uint32_t m = 0, nb = 0;
-        for (I64 i = s; i < e; ++i) {
-            const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu;
-            const std::uint32_t finite = b <= 0x7f7fffffu; // 0 or 1: arithmetic, not a branch
-            nb += 1u - finite;
-            m = std::max(m, b & (0u - finite));
-        }
-        amax[k] = std::bit_cast<float>(m);
-        bad += nb;
-    }
-    return bad;
-}
+// ---- fast kernels, compiled once per ISA (see CompressIsa.h) ----------------------------------
 
-/// min(0, min x) and max(0, max x) of each group, NaN/Inf counting as 0; returns how many were
-/// NaN/Inf. Signed-integer keys that order like the floats they come from.
-LEGER_MULTIVERSION I64 minmaxGroups(const float* x, I64 n, I64 g, float* lo, float* hi)
-{
-    I64 bad = 0;
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        std::int32_t mn = 0, mx = 0;
-        std::uint32_t nb = 0;
-        for (I64 i = s; i < e; ++i) {
-            const std::int32_t b = std::bit_cast<std::int32_t>(x[i]);
-            const std::uint32_t nonFinite = (static_cast<std::uint32_t>(b) & 0x7fffffffu) > 0x7f7fffffu;
-            nb += nonFinite;
-            std::int32_t key = b ^ ((b >> 31) & 0x7fffffff);
-            key = nonFinite ? 0 : key;
-            mn = mn < key ? mn : key;
-            mx = mx > key ? mx : key;
-        }
-        lo[k] = std::bit_cast<float>(mn ^ ((mn >> 31) & 0x7fffffff));
-        hi[k] = std::bit_cast<float>(mx ^ ((mx >> 31) & 0x7fffffff));
-        bad += nb;
-    }
-    return bad;
-}
+namespace isa_base {
+#pragma GCC push_options
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/QuantizerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_base
 
-/// Codes of each group of g of x (finite) with bounds [lo[k], hi[k]] and offset add[k]:
-/// code = round(clamp(x * inv, lo, hi)) + add (symmetric: lo = -qmax, hi = qmax, add = 0;
-/// asymmetric: lo = -zp, hi = levels - zp, add = zp).
-LEGER_MULTIVERSION void quantGroups(const float* x, I64 n, I64 g, const float* inv, const float* lo, const float* hi,
-                                    const std::int32_t* add, std::uint8_t* codes)
-{
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        const float iv = inv[k], l = lo[k], h = hi[k];
-        const std::int32_t a = add[k];
-        for (I64 i = s; i < e; ++i) {
-            float v = x[i] * iv;
-            v = v < l ? l : v;
-            v = v > h ? h : v;
-            const float r = (v + kRoundMagic) - kRoundMagic;
-            codes[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(r) + a);
-        }
-    }
-}
+#if LEGER_COMPRESS_X86
+namespace isa_avx2 {
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/QuantizerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx2
 
-/// Symmetric codes (int8 bytes) back to values: code * scale.
-LEGER_MULTIVERSION void dequantSymGroups(const std::uint8_t* codes, I64 n, I64 g, const float* scale, float* out)
-{
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        const float sc = scale[k];
-        for (I64 i = s; i < e; ++i)
-            out[i] = static_cast<float>(static_cast<std::int8_t>(codes[i])) * sc;
-    }
-}
+namespace isa_avx512 {
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c")
+#pragma GCC optimize("O3", "no-tree-loop-distribute-patterns")
+#include "compress/QuantizerKernels.inc"
+#pragma GCC pop_options
+} // namespace isa_avx512
+#endif
 
-/// Asymmetric codes back to values: (code - zp) * scale.
-LEGER_MULTIVERSION void dequantAsymGroups(const std::uint8_t* codes, I64 n, I64 g, const float* scale,
-                                          const std::uint8_t* zp, float* out)
-{
-    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
-        const I64 e = std::min(n, s + g);
-        const float sc = scale[k];
-        const std::int32_t z = zp[k];
-        for (I64 i = s; i < e; ++i)
-            out[i] = static_cast<float>(static_cast<std::int32_t>(codes[i]) - z) * sc;
-    }
-}
+LEGER_COMPRESS_DISPATCH(absmaxGroups)
+LEGER_COMPRESS_DISPATCH(minmaxGroups)
+LEGER_COMPRESS_DISPATCH(quantGroups)
+LEGER_COMPRESS_DISPATCH(dequantSymGroups)
+LEGER_COMPRESS_DISPATCH(dequantAsymGroups)
+LEGER_COMPRESS_DISPATCH(sqErrorGroup)
+LEGER_COMPRESS_DISPATCH(toBFloat)
+LEGER_COMPRESS_DISPATCH(countNonFinite)
 
-/// Squared error of quantizing x[0, n) with (inv, scale) and bounds [lo, hi] (see quantGroups),
-/// summed in the fixed lane order (see the top of the file).
-LEGER_MULTIVERSION double sqErrorGroup(const float* x, I64 n, float inv, float scale, float lo, float hi)
-{
-    double lane[8] = {};
-    I64 i = 0;
-    for (; i + 8 <= n; i += 8) {
-        for (int j = 0; j < 8; ++j) {
-            float v = x[i + j] * inv;
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
-            const float r = (v + kRoundMagic) - kRoundMagic;
-            const float d = x[i + j] - r * scale;
-            lane[j] += static_cast<double>(d) * static_cast<double>(d);
-        }
-    }
-    for (; i < n; ++i) {
-        float v = x[i] * inv;
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        const float r = (v + kRoundMagic) - kRoundMagic;
-        const float d = x[i] - r * scale;
-        lane[i & 7] += static_cast<double>(d) * static_cast<double>(d);
-    }
-    return sumLanes(lane);
-}
+
+
+
+
 
 #if LEGER_QUANT_X86
 #pragma GCC push_options
@@ -313,17 +237,115 @@ void toHalfF16c(const float* x, I64 n, std::uint16_t* out)
     for (; i < n; ++i)
         out[i] = Half::fromFloat(x[i]).bits;
 }
+
+/// dequant{Sym,Asym}Groups with streaming stores: a large output goes straight to memory
+/// instead of being read into the cache first (what caps dequantize at about half of memcpy).
+/// zp == nullptr: symmetric codes. The same single product per weight as the other paths.
+void dequantGroupsStreamAvx2(const std::uint8_t* codes, I64 n, I64 g, const float* scale, const std::uint8_t* zp,
+                             float* out)
+{
+    for (I64 s = 0, k = 0; s < n; s += g, ++k) {
+        const I64 e = std::min(n, s + g);
+        const float sc = scale[k];
+        const std::int32_t z = zp ? zp[k] : 0;
+        const auto one = [&](I64 i) {
+            const std::int32_t code = zp ? static_cast<std::int32_t>(codes[i]) : static_cast<std::int8_t>(codes[i]);
+            out[i] = static_cast<float>(code - z) * sc;
+        };
+        I64 i = s;
+        for (; i < e && (reinterpret_cast<std::uintptr_t>(out + i) & 31u); ++i)
+            one(i);
+        const __m256 vs = _mm256_set1_ps(sc);
+        const __m256i vz = _mm256_set1_epi32(z);
+        for (; i + 8 <= e; i += 8) {
+            const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i));
+            const __m256i c = zp ? _mm256_sub_epi32(_mm256_cvtepu8_epi32(b), vz) : _mm256_cvtepi8_epi32(b);
+            _mm256_stream_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(c), vs));
+        }
+        for (; i < e; ++i)
+            one(i);
+    }
+    _mm_sfence();
+}
+
+/// symParams of k groups from their absmax, 8 at a time (F16C rounds to nearest even, as
+/// Half::fromFloat): scale and 1 / scale.
+void symScalesF16c(const float* amax, I64 k, int qmax, float* scale, float* inv)
+{
+    const __m256 q = _mm256_set1_ps(static_cast<float>(qmax)), one = _mm256_set1_ps(1.0f);
+    const __m256 tiny = _mm256_set1_ps(kMinHalfSubnormal), big = _mm256_set1_ps(kMaxHalf), zero = _mm256_setzero_ps();
+    I64 i = 0;
+    for (; i + 8 <= k; i += 8) {
+        const __m256 a = _mm256_loadu_ps(amax + i);
+        __m256 s = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_div_ps(a, q), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        s = _mm256_blendv_ps(s, tiny, _mm256_cmp_ps(s, zero, _CMP_EQ_OQ));
+        s = _mm256_blendv_ps(big, s, _mm256_cmp_ps(s, big, _CMP_LE_OQ)); // Inf -> 65504
+        s = _mm256_blendv_ps(one, s, _mm256_cmp_ps(a, zero, _CMP_GT_OQ)); // nothing but zeros -> 1
+        _mm256_storeu_ps(scale + i, s);
+        _mm256_storeu_ps(inv + i, _mm256_div_ps(one, s));
+    }
+    for (; i < k; ++i) {
+        const Params p = symParams(amax[i], qmax);
+        scale[i] = p.scale;
+        inv[i] = p.inv;
+    }
+}
+
+/// asymParams of k groups from their ranges lo <= 0 <= hi, 8 at a time: scale, 1 / scale and
+/// the zero point (as a float).
+void asymScalesF16c(const float* lo, const float* hi, I64 k, int levels, float* scale, float* inv, float* zp)
+{
+    const __m256 L = _mm256_set1_ps(static_cast<float>(levels)), one = _mm256_set1_ps(1.0f);
+    const __m256 tiny = _mm256_set1_ps(kMinHalfSubnormal), big = _mm256_set1_ps(kMaxHalf), zero = _mm256_setzero_ps();
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    I64 i = 0;
+    for (; i + 8 <= k; i += 8) {
+        const __m256 l = _mm256_loadu_ps(lo + i);
+        const __m256 range = _mm256_sub_ps(_mm256_loadu_ps(hi + i), l);
+        const __m256 valid = _mm256_cmp_ps(range, zero, _CMP_GT_OQ);
+        __m256 s = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_div_ps(range, L), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        s = _mm256_blendv_ps(s, tiny, _mm256_cmp_ps(s, zero, _CMP_EQ_OQ));
+        s = _mm256_blendv_ps(big, s, _mm256_cmp_ps(s, big, _CMP_LE_OQ));
+        s = _mm256_blendv_ps(one, s, valid);
+        const __m256 iv = _mm256_div_ps(one, s);
+        // std::clamp(nearbyint(-lo * inv), 0, levels): t < 0 ? 0 : (levels < t ? levels : t)
+        __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_xor_ps(l, sign), iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        t = _mm256_blendv_ps(t, zero, _mm256_cmp_ps(t, zero, _CMP_LT_OQ));
+        t = _mm256_blendv_ps(t, L, _mm256_cmp_ps(L, t, _CMP_LT_OQ));
+        _mm256_storeu_ps(scale + i, s);
+        _mm256_storeu_ps(inv + i, iv);
+        _mm256_storeu_ps(zp + i, _mm256_and_ps(t, valid));
+    }
+    for (; i < k; ++i) {
+        const Params p = asymParams(lo[i], hi[i], levels);
+        scale[i] = p.scale;
+        inv[i] = p.inv;
+        zp[i] = p.zp;
+    }
+}
 #pragma GCC pop_options
 #endif
+
+bool hasAvx2F16c()
+{
+#if LEGER_QUANT_X86
+    static const bool yes = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    }();
+    return yes && ops::convk::isa() != ops::convk::Isa::Baseline;
+#else
+    return false;
+#endif
+}
+
+/// Outputs at least this large are written with streaming stores (they do not fit the caches).
+constexpr I64 kStreamBytes = I64{8} << 20;
 
 void toHalf(const float* x, I64 n, std::uint16_t* out)
 {
 #if LEGER_QUANT_X86
-    static const bool f16c = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
-    }();
-    if (f16c) {
+    if (hasAvx2F16c()) {
         toHalfF16c(x, n, out);
         return;
     }
@@ -332,23 +354,7 @@ void toHalf(const float* x, I64 n, std::uint16_t* out)
         out[i] = Half::fromFloat(x[i]).bits;
 }
 
-LEGER_MULTIVERSION void toBFloat(const float* x, I64 n, std::uint16_t* out)
-{
-    for (I64 i = 0; i < n; ++i) {
-        const std::uint32_t b = std::bit_cast<std::uint32_t>(x[i]);
-        const std::uint32_t nan = (b & 0x7fffffffu) > 0x7f800000u;
-        const std::uint32_t rounded = (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;
-        out[i] = static_cast<std::uint16_t>(nan ? ((b >> 16) | 0x40u) : rounded);
-    }
-}
 
-LEGER_MULTIVERSION I64 countNonFinite(const float* x, I64 n)
-{
-    I64 bad = 0;
-    for (I64 i = 0; i < n; ++i)
-        bad += (std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu) > 0x7f7fffffu;
-    return bad;
-}
 
 /// e = w where kept, else 0 (for the float formats NaN/Inf stay); returns the kept NaN/Inf count
 /// when zeroNonFinite, which also zeroes them.
@@ -363,6 +369,29 @@ I64 effective(const float* w, I64 first, I64 n, std::span<const std::uint64_t> k
         e[i] = k && (finite || !zeroNonFinite) ? v : 0.0f;
     }
     return bad;
+}
+
+/// Dequantizes segment seg (a row, or the whole matrix for Tensor) of Int weights c into out.
+void dequantSegment(const CompressedWeight& c, I64 seg, I64 segLen, float* out, bool stream)
+{
+    const I64 G = c.perTensor() ? segLen : std::min<I64>(c.groupSize, c.cols);
+    const I64 perSeg = (segLen + G - 1) / G, first = seg * segLen;
+    const std::uint8_t* codes = c.codes.data() + first;
+    const float* scales = c.scales.data() + seg * perSeg;
+    const std::uint8_t* zp = c.setting.symmetric ? nullptr : c.zeroPoints.data() + seg * perSeg;
+#if LEGER_QUANT_X86
+    // Short groups off a 32-byte boundary would spend their time on the unaligned heads.
+    if (stream && hasAvx2F16c() && (G >= 256 || !(reinterpret_cast<std::uintptr_t>(out) & 31u))) {
+        dequantGroupsStreamAvx2(codes, segLen, G, scales, zp, out);
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    if (zp)
+        dequantAsymGroups(codes, segLen, G, scales, zp, out);
+    else
+        dequantSymGroups(codes, segLen, G, scales, out);
 }
 
 } // namespace
@@ -484,7 +513,7 @@ CompressedWeight Quantizer::quantize(const float* w, std::int64_t rows, std::int
 }
 
 void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
-                             const LayerSetting& s, CompressedWeight& c)
+                             const LayerSetting& s, CompressedWeight& c, float* dequantized)
 {
     setHeader(c, rows, cols, keep, s);
     keep = c.keep;
@@ -511,6 +540,8 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
             else
                 toBFloat(src, n, c.halves.data());
         }
+        if (dequantized)
+            dequantize(c, dequantized);
         return;
     }
 
@@ -529,6 +560,7 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
 
     std::vector<float> e, lo(static_cast<std::size_t>(perSeg)), hi(lo), inv(lo), qlo(lo), qhi(lo);
     std::vector<std::int32_t> add(static_cast<std::size_t>(perSeg), 0);
+    std::vector<float> zpf(static_cast<std::size_t>(perSeg));
     for (I64 seg = 0; seg < segments; ++seg) {
         const I64 first = seg * segLen;
         const float* x = w + first;
@@ -545,12 +577,57 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
         c.nonFinite += bad;
 
         float* scales = c.scales.data() + seg * perSeg;
+#if LEGER_QUANT_X86
+        if (!mse && hasAvx2F16c()) { // many short groups per row: their scales 8 at a time
+            if (sym) {
+                symScalesF16c(hi.data(), perSeg, qmax, scales, inv.data());
+                std::fill(qlo.begin(), qlo.end(), static_cast<float>(-qmax));
+                std::fill(qhi.begin(), qhi.end(), static_cast<float>(qmax));
+            } else {
+                asymScalesF16c(lo.data(), hi.data(), perSeg, levels, scales, inv.data(), zpf.data());
+                for (std::size_t u = 0; u < static_cast<std::size_t>(perSeg); ++u) {
+                    qlo[u] = -zpf[u];
+                    qhi[u] = static_cast<float>(levels) - zpf[u];
+                    add[u] = static_cast<std::int32_t>(zpf[u]);
+                    c.zeroPoints[static_cast<std::size_t>(seg * perSeg) + u] = static_cast<std::uint8_t>(zpf[u]);
+                }
+            }
+            quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
+            if (dequantized)
+                dequantSegment(c, seg, segLen, dequantized + first, n * 4 >= kStreamBytes);
+            continue;
+        }
+#endif
         for (I64 k = 0; k < perSeg; ++k) {
             const std::size_t u = static_cast<std::size_t>(k);
             const auto paramsAt = [&](float ratio) {
                 return sym ? symParams(hi[u] * ratio, qmax) : asymParams(lo[u] * ratio, hi[u] * ratio, levels);
             };
             Params p = paramsAt(1.0f);
+#if LEGER_QUANT_X86
+            if (mse && hasAvx2F16c()) { // the 51 trial scales 8 at a time
+                const I64 g0 = k * G, len = std::min(segLen, g0 + G) - g0;
+                float tlo[kMseSteps], thi[kMseSteps], sc[kMseSteps], iv[kMseSteps], tz[kMseSteps] = {};
+                for (int step = 0; step < kMseSteps; ++step) {
+                    tlo[step] = lo[u] * mseRatio(step);
+                    thi[step] = hi[u] * mseRatio(step);
+                }
+                if (sym)
+                    symScalesF16c(thi, kMseSteps, qmax, sc, iv);
+                else
+                    asymScalesF16c(tlo, thi, kMseSteps, levels, sc, iv, tz);
+                double best = std::numeric_limits<double>::infinity();
+                for (int step = 0; step < kMseSteps; ++step) {
+                    const float l = sym ? static_cast<float>(-qmax) : -tz[step];
+                    const float h = sym ? static_cast<float>(qmax) : static_cast<float>(levels) - tz[step];
+                    const double err = sqErrorGroup(x + g0, len, iv[step], sc[step], l, h);
+                    if (err < best) {
+                        best = err;
+                        p = Params{sc[step], iv[step], tz[step]};
+                    }
+                }
+            } else
+#endif
             if (mse) {
                 const I64 g0 = k * G, len = std::min(segLen, g0 + G) - g0;
                 double best = std::numeric_limits<double>::infinity();
@@ -574,6 +651,8 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
                 c.zeroPoints[static_cast<std::size_t>(seg * perSeg + k)] = static_cast<std::uint8_t>(p.zp);
         }
         quantGroups(x, segLen, G, inv.data(), qlo.data(), qhi.data(), add.data(), c.codes.data() + first);
+        if (dequantized) // while the segment's codes are still in cache
+            dequantSegment(c, seg, segLen, dequantized + first, n * 4 >= kStreamBytes);
     }
 }
 
@@ -596,16 +675,9 @@ void Quantizer::dequantize(const CompressedWeight& c, float* out)
     }
     const bool tensor = c.perTensor();
     const I64 segLen = tensor ? n : c.cols, segments = tensor ? 1 : c.rows;
-    const I64 G = tensor ? n : std::min<I64>(c.groupSize, c.cols);
-    const I64 perSeg = (segLen + G - 1) / G;
-    for (I64 seg = 0; seg < segments; ++seg) {
-        const I64 first = seg * segLen;
-        if (c.setting.symmetric)
-            dequantSymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg, out + first);
-        else
-            dequantAsymGroups(c.codes.data() + first, segLen, G, c.scales.data() + seg * perSeg,
-                              c.zeroPoints.data() + seg * perSeg, out + first);
-    }
+    const bool stream = n * 4 >= kStreamBytes;
+    for (I64 seg = 0; seg < segments; ++seg)
+        dequantSegment(c, seg, segLen, out + seg * segLen, stream);
 }
 
 std::vector<float> Quantizer::dequantize(const CompressedWeight& c)

@@ -34,8 +34,10 @@ public:
                                      std::span<const std::uint64_t> keep, const LayerSetting& s);
     /// quantize into c, reusing its buffers (no allocation nor page faults when the size is
     /// unchanged: the engine's cache and the benchmark use it). keep may be c.keep itself.
+    /// With dequantized ((rows, cols) floats), also writes dequantize(c) there, each row while
+    /// its codes are still in cache.
     static void quantizeInto(const float* w, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
-                             const LayerSetting& s, CompressedWeight& c);
+                             const LayerSetting& s, CompressedWeight& c, float* dequantized = nullptr);
     /// out: (rows, cols) row-major; pruned weights are exactly 0.
     static void dequantize(const CompressedWeight& c, float* out);
     static std::vector<float> dequantize(const CompressedWeight& c);

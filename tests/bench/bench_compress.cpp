@@ -15,6 +15,8 @@
 
 #include "compress/Pruner.h"
 #include "compress/Quantizer.h"
+#include "model/Tensor.h"
+#include "runtime/ops/ConvKernels.h"
 
 using namespace leger;
 using Clock = std::chrono::steady_clock;
@@ -55,7 +57,9 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
 {
     const std::int64_t n = rows * cols;
     const double bytes = 4.0 * static_cast<double>(n);
-    std::vector<float> w(static_cast<std::size_t>(n)), copy(w.size()), deq(w.size());
+    std::vector<float> w(static_cast<std::size_t>(n)), copy(w.size());
+    Tensor deqTensor(DType::Float32, {rows, cols}); // 64-byte aligned, as the engine's buffers
+    float* deq = deqTensor.data<float>();
     std::mt19937 rng(1);
     std::normal_distribution<float> dist(0.0f, 0.05f);
     for (float& x : w)
@@ -90,9 +94,9 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
                    const CompressedWeight& c = reference || fresh ? local : reused;
                    if (dequant) {
                        if (reference)
-                           Quantizer::dequantizeReference(c, deq.data());
+                           Quantizer::dequantizeReference(c, deq);
                        else
-                           Quantizer::dequantize(c, deq.data());
+                           Quantizer::dequantize(c, deq);
                    }
                    sink = sink + c.codes.size() + c.halves.size();
                }));
@@ -103,16 +107,26 @@ void run(std::int64_t rows, std::int64_t cols, bool withReference)
     quant("int8 channel sym minmax: quantize (reference)", int8, false, true);
     quant("int8 channel sym minmax: quantize+dequantize", int8, true, false);
     quant("int8 channel sym minmax: q+dq (reference)", int8, true, true);
+    report("int8 channel sym minmax: q+dq fused", bestSeconds([&] {
+               Quantizer::quantizeInto(w.data(), rows, cols, {}, int8, reused, deq);
+               sink = sink + reused.codes.size();
+           }));
     LayerSetting asym = int8;
     asym.symmetric = false;
     quant("int8 channel asym minmax: quantize+dequantize", asym, true, false);
     const LayerSetting g32 = intSetting(4, Granularity::Group, Clipping::MinMax);
     quant("int4 g32 sym minmax: quantize", g32, false, false);
     quant("int4 g32 sym minmax: quantize+dequantize", g32, true, false);
+    LayerSetting g32asym = g32;
+    g32asym.symmetric = false;
+    quant("int4 g32 asym minmax: quantize", g32asym, false, false);
     const LayerSetting g32mse = intSetting(4, Granularity::Group, Clipping::Mse);
     quant("int4 g32 sym mse: quantize", g32mse, false, false);
     if (withReference)
         quant("int4 g32 sym mse: quantize (reference)", g32mse, false, true);
+    LayerSetting g32mseAsym = g32mse;
+    g32mseAsym.symmetric = false;
+    quant("int4 g32 asym mse: quantize", g32mseAsym, false, false);
     LayerSetting f16;
     f16.format = WeightFormat::Float16;
     quant("float16: quantize", f16, false, false);
@@ -157,6 +171,7 @@ int main(int argc, char** argv)
             return 2;
         }
     }
+    std::printf("kernels: %s (LEGER_ISA=baseline|avx2 lowers it)\n", ops::convk::isaName(ops::convk::isa()));
     run(4096, 4096, false);
     run(1024, 1024, reference);
     return 0;

@@ -9,11 +9,15 @@
 
 #include "compress/Pruner.h"
 #include "compress/Quantizer.h"
+#include "runtime/ops/ConvKernels.h"
 
 using namespace leger;
 using I64 = std::int64_t;
 
 namespace {
+
+namespace convk = leger::ops::convk;
+const convk::Isa kIsas[] = {convk::Isa::Baseline, convk::Isa::Avx2, convk::Isa::Avx512};
 
 /// Weights with many exact ties (values on a coarse grid), a zero row, NaN and Inf.
 std::vector<float> makeWeights(I64 rows, I64 cols, std::uint32_t seed, bool ties, bool specials)
@@ -59,6 +63,8 @@ class TestPruner : public QObject {
     Q_OBJECT
 
 private slots:
+    void cleanup() { convk::resetIsa(); }
+
     void referenceAgreement_data()
     {
         QTest::addColumn<int>("pattern");
@@ -76,23 +82,30 @@ private slots:
         QFETCH(int, pattern);
         QFETCH(double, sparsity);
         const LayerSetting s = pruneSetting(SparsityPattern(pattern), sparsity);
-        std::uint32_t seed = 10;
-        for (const Shape2& sh : kShapes) {
-            for (int variant = 0; variant < 3; ++variant) {
-                const std::vector<float> w = makeWeights(sh.rows, sh.cols, ++seed, variant >= 1, variant == 2);
-                const auto fast = Pruner::keepMask(w.data(), sh.rows, sh.cols, s);
-                const auto ref = Pruner::keepMaskReference(w.data(), sh.rows, sh.cols, s);
-                const QString where = QString("shape (%1, %2) variant %3").arg(sh.rows).arg(sh.cols).arg(variant);
-                QVERIFY2(fast == ref, qPrintable(where + ": masks differ"));
-                const I64 n = sh.rows * sh.cols;
-                if (!s.pruned()) {
-                    QVERIFY(fast.empty());
-                } else {
-                    QCOMPARE(static_cast<I64>(fast.size()), (n + 63) / 64);
-                    if (n % 64)
-                        QCOMPARE(fast.back() >> (n % 64), std::uint64_t{0}); // unused bits clear
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            std::uint32_t seed = 10;
+            for (const Shape2& sh : kShapes) {
+                for (int variant = 0; variant < 3; ++variant) {
+                    const std::vector<float> w = makeWeights(sh.rows, sh.cols, ++seed, variant >= 1, variant == 2);
+                    const auto fast = Pruner::keepMask(w.data(), sh.rows, sh.cols, s);
+                    const auto ref = Pruner::keepMaskReference(w.data(), sh.rows, sh.cols, s);
+                    const QString where = QString("%1: shape (%2, %3) variant %4")
+                                              .arg(convk::isaName(convk::isa()))
+                                              .arg(sh.rows)
+                                              .arg(sh.cols)
+                                              .arg(variant);
+                    QVERIFY2(fast == ref, qPrintable(where + ": masks differ"));
+                    const I64 n = sh.rows * sh.cols;
+                    if (!s.pruned()) {
+                        QVERIFY(fast.empty());
+                    } else {
+                        QCOMPARE(static_cast<I64>(fast.size()), (n + 63) / 64);
+                        if (n % 64)
+                            QCOMPARE(fast.back() >> (n % 64), std::uint64_t{0}); // unused bits clear
+                    }
+                    QCOMPARE(Pruner::popcount(fast, n), Pruner::keptCount(s, sh.rows, sh.cols));
                 }
-                QCOMPARE(Pruner::popcount(fast, n), Pruner::keptCount(s, sh.rows, sh.cols));
             }
         }
     }

@@ -14,12 +14,19 @@
 #include "compress/Pruner.h"
 #include "compress/Quantizer.h"
 #include "io/NpyIO.h"
+#include "io/OnnxReader.h"
+#include "model/Model.h"
 #include "model/Half.h"
+#include "runtime/ops/ConvKernels.h"
 
 using namespace leger;
 using I64 = std::int64_t;
 
 namespace {
+
+namespace convk = leger::ops::convk;
+/// Every kernel level runs: baseline x86-64, AVX2, AVX-512 (clamped to what the CPU has).
+const convk::Isa kIsas[] = {convk::Isa::Baseline, convk::Isa::Avx2, convk::Isa::Avx512};
 
 /// (rows, cols) weights ~ N(0, 0.05) with awkward rows: row 1 all zero, row 2 denormal-sized,
 /// row 3 one large outlier; with specials, NaN/+Inf/-Inf at a few positions.
@@ -95,6 +102,8 @@ class TestQuantizer : public QObject {
     Q_OBJECT
 
 private slots:
+    void cleanup() { convk::resetIsa(); }
+
     void referenceAgreement_data()
     {
         QTest::addColumn<int>("bits");
@@ -121,46 +130,90 @@ private slots:
         QFETCH(int, groupSize);
         QFETCH(int, clip);
         const LayerSetting s = intSetting(bits, sym, Granularity(gran), groupSize, Clipping(clip));
-        std::uint32_t seed = 1;
-        for (const Shape2& sh : kShapes) {
-            for (int variant = 0; variant < 3; ++variant) {
-                const std::vector<float> w = makeWeights(sh.rows, sh.cols, ++seed, variant >= 1);
-                const std::vector<std::uint64_t> keep =
-                    variant == 2 ? randomKeep(sh.rows * sh.cols, seed) : std::vector<std::uint64_t>{};
-                const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
-                const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
-                const QString where = QString("shape (%1, %2) variant %3").arg(sh.rows).arg(sh.cols).arg(variant);
-                QVERIFY2(f.codes == r.codes, qPrintable(where + ": codes differ"));
-                QVERIFY2(sameBits(f.scales, r.scales), qPrintable(where + ": scales " + firstDiff(f.scales, r.scales)));
-                QVERIFY2(f.zeroPoints == r.zeroPoints, qPrintable(where + ": zero points differ"));
-                QCOMPARE(f.nonFinite, r.nonFinite);
-                QCOMPARE(f.groupSize, r.groupSize);
-                QCOMPARE(static_cast<I64>(f.scales.size()), f.scaleCount());
-                QCOMPARE(static_cast<I64>(f.zeroPoints.size()), sym ? I64{0} : f.scaleCount());
-                std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
-                Quantizer::dequantizeReference(r, dr.data());
-                QVERIFY2(sameBits(df, dr), qPrintable(where + ": dequantized " + firstDiff(df, dr)));
-                if (variant >= 1) {
-                    QVERIFY(f.nonFinite > 0 || variant == 2);
-                    for (float v : df)
-                        QVERIFY(std::isfinite(v));
-                }
-                for (std::size_t i = 0; i < df.size(); ++i)
-                    if (!f.kept(static_cast<I64>(i)))
-                        QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u); // pruned: exactly +0
-                for (float sc : f.scales) {
-                    QVERIFY(sc > 0.0f && sc <= 65504.0f);
-                    QCOMPARE(Quantizer::fp16Round(sc), sc);
-                }
-                const int qmax = (1 << (bits - 1)) - 1, levels = (1 << bits) - 1;
-                for (std::uint8_t code : f.codes) {
-                    if (sym)
-                        QVERIFY(std::abs(static_cast<int>(static_cast<std::int8_t>(code))) <= qmax);
-                    else
-                        QVERIFY(code <= levels);
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            std::uint32_t seed = 1;
+            for (const Shape2& sh : kShapes) {
+                for (int variant = 0; variant < 3; ++variant) {
+                    const std::vector<float> w = makeWeights(sh.rows, sh.cols, ++seed, variant >= 1);
+                    const std::vector<std::uint64_t> keep =
+                        variant == 2 ? randomKeep(sh.rows * sh.cols, seed) : std::vector<std::uint64_t>{};
+                    const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
+                    const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
+                    const QString where = QString("%1: shape (%2, %3) variant %4")
+                                              .arg(convk::isaName(convk::isa()))
+                                              .arg(sh.rows)
+                                              .arg(sh.cols)
+                                              .arg(variant);
+                    QVERIFY2(f.codes == r.codes, qPrintable(where + ": codes differ"));
+                    QVERIFY2(sameBits(f.scales, r.scales), qPrintable(where + ": scales " + firstDiff(f.scales, r.scales)));
+                    QVERIFY2(f.zeroPoints == r.zeroPoints, qPrintable(where + ": zero points differ"));
+                    QCOMPARE(f.nonFinite, r.nonFinite);
+                    QCOMPARE(f.groupSize, r.groupSize);
+                    QCOMPARE(static_cast<I64>(f.scales.size()), f.scaleCount());
+                    QCOMPARE(static_cast<I64>(f.zeroPoints.size()), sym ? I64{0} : f.scaleCount());
+                    std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
+                    Quantizer::dequantizeReference(r, dr.data());
+                    QVERIFY2(sameBits(df, dr), qPrintable(where + ": dequantized " + firstDiff(df, dr)));
+                    CompressedWeight fused;
+                    std::vector<float> dfused(df.size(), -1.0f);
+                    Quantizer::quantizeInto(w.data(), sh.rows, sh.cols, keep, s, fused, dfused.data());
+                    QVERIFY2(sameBits(dfused, dr), qPrintable(where + ": fused dequantized " + firstDiff(dfused, dr)));
+                    QVERIFY(fused.codes == r.codes);
+                    if (variant >= 1) {
+                        QVERIFY(f.nonFinite > 0 || variant == 2);
+                        for (float v : df)
+                            QVERIFY(std::isfinite(v));
+                    }
+                    for (std::size_t i = 0; i < df.size(); ++i)
+                        if (!f.kept(static_cast<I64>(i)))
+                            QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u); // pruned: exactly +0
+                    for (float sc : f.scales) {
+                        QVERIFY(sc > 0.0f && sc <= 65504.0f);
+                        QCOMPARE(Quantizer::fp16Round(sc), sc);
+                    }
+                    const int qmax = (1 << (bits - 1)) - 1, levels = (1 << bits) - 1;
+                    for (std::uint8_t code : f.codes) {
+                        if (sym)
+                            QVERIFY(std::abs(static_cast<int>(static_cast<std::int8_t>(code))) <= qmax);
+                        else
+                            QVERIFY(code <= levels);
+                    }
                 }
             }
         }
+    }
+
+    /// Outputs of 8 MB and more take the streaming-store dequantize path: same bits.
+    void largeMatrix()
+    {
+        const I64 rows = 1100, cols = 2100; // 9.2 MB of float32
+        std::vector<float> w = makeWeights(rows, cols, 4, true);
+        for (convk::Isa isa : kIsas)
+            for (bool sym : {true, false})
+                for (int gran : {1, 2}) {
+                    convk::setIsa(isa);
+                    const LayerSetting s = intSetting(gran == 1 ? 8 : 4, sym, Granularity(gran), 32, Clipping::MinMax);
+                    const CompressedWeight f = Quantizer::quantize(w.data(), rows, cols, {}, s);
+                    const CompressedWeight r = Quantizer::quantizeReference(w.data(), rows, cols, {}, s);
+                    QVERIFY(f.codes == r.codes);
+                    QVERIFY(sameBits(f.scales, r.scales));
+                    // A Tensor is 64-byte aligned: rows alternate between aligned and not (2100 * 4 bytes).
+                    Tensor t(DType::Float32, {rows, cols});
+                    Quantizer::dequantize(f, t.data<float>());
+                    std::vector<float> df(t.data<float>(), t.data<float>() + t.size()), dr(df.size());
+                    Quantizer::dequantizeReference(r, dr.data());
+                    QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
+                    QVERIFY2(sameBits(Quantizer::dequantize(f), dr), "unaligned output");
+                    // Reusing the CompressedWeight gives the same result.
+                    CompressedWeight again = f;
+                    Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again);
+                    QVERIFY(again.codes == f.codes && sameBits(again.scales, f.scales) && again.zeroPoints == f.zeroPoints);
+                    // The fused quantize + dequantize (streaming rows) too.
+                    t.zero();
+                    Quantizer::quantizeInto(w.data(), rows, cols, {}, s, again, t.data<float>());
+                    QVERIFY(std::memcmp(t.data<float>(), dr.data(), dr.size() * 4) == 0);
+                }
     }
 
     void floatFormats_data()
@@ -176,40 +229,43 @@ private slots:
         QFETCH(int, format);
         LayerSetting s;
         s.format = WeightFormat(format);
-        for (const Shape2& sh : kShapes) {
-            std::vector<float> w = makeWeights(sh.rows, sh.cols, 77, true);
-            if (w.size() > 10) {
-                w[4] = 70000.0f;           // float16 overflow
-                w[5] = 1e-6f;              // float16 subnormal
-                w[6] = 1.0f + 1.0f / 2048; // float16 tie: rounds to even (1.0)
-            }
-            for (int masked = 0; masked < 2; ++masked) {
-                const std::vector<std::uint64_t> keep =
-                    masked ? randomKeep(sh.rows * sh.cols, 5) : std::vector<std::uint64_t>{};
-                const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
-                const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
-                QVERIFY(f.halves == r.halves);
-                QVERIFY(sameBits(f.values, r.values));
-                QCOMPARE(f.nonFinite, r.nonFinite);
-                std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
-                Quantizer::dequantizeReference(r, dr.data());
-                QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
-                for (std::size_t i = 0; i < w.size(); ++i) {
-                    const I64 ii = static_cast<I64>(i);
-                    if (!f.kept(ii)) {
-                        QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u);
-                        continue;
-                    }
-                    float want = w[i];
-                    if (s.format == WeightFormat::Float16)
-                        want = Half::fromFloat(w[i]).toFloat();
-                    else if (s.format == WeightFormat::BFloat16)
-                        want = BFloat16::fromFloat(w[i]).toFloat();
-                    QVERIFY(std::isnan(want) ? std::isnan(df[i]) : df[i] == want);
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            for (const Shape2& sh : kShapes) {
+                std::vector<float> w = makeWeights(sh.rows, sh.cols, 77, true);
+                if (w.size() > 10) {
+                    w[4] = 70000.0f;           // float16 overflow
+                    w[5] = 1e-6f;              // float16 subnormal
+                    w[6] = 1.0f + 1.0f / 2048; // float16 tie: rounds to even (1.0)
                 }
-                if (s.format == WeightFormat::Float16 && !masked && w.size() > 10) {
-                    QVERIFY(std::isinf(df[4]));
-                    QCOMPARE(df[6], 1.0f);
+                for (int masked = 0; masked < 2; ++masked) {
+                    const std::vector<std::uint64_t> keep =
+                        masked ? randomKeep(sh.rows * sh.cols, 5) : std::vector<std::uint64_t>{};
+                    const CompressedWeight f = Quantizer::quantize(w.data(), sh.rows, sh.cols, keep, s);
+                    const CompressedWeight r = Quantizer::quantizeReference(w.data(), sh.rows, sh.cols, keep, s);
+                    QVERIFY(f.halves == r.halves);
+                    QVERIFY(sameBits(f.values, r.values));
+                    QCOMPARE(f.nonFinite, r.nonFinite);
+                    std::vector<float> df = Quantizer::dequantize(f), dr(df.size());
+                    Quantizer::dequantizeReference(r, dr.data());
+                    QVERIFY2(sameBits(df, dr), qPrintable(firstDiff(df, dr)));
+                    for (std::size_t i = 0; i < w.size(); ++i) {
+                        const I64 ii = static_cast<I64>(i);
+                        if (!f.kept(ii)) {
+                            QVERIFY(std::bit_cast<std::uint32_t>(df[i]) == 0u);
+                            continue;
+                        }
+                        float want = w[i];
+                        if (s.format == WeightFormat::Float16)
+                            want = Half::fromFloat(w[i]).toFloat();
+                        else if (s.format == WeightFormat::BFloat16)
+                            want = BFloat16::fromFloat(w[i]).toFloat();
+                        QVERIFY(std::isnan(want) ? std::isnan(df[i]) : df[i] == want);
+                    }
+                    if (s.format == WeightFormat::Float16 && !masked && w.size() > 10) {
+                        QVERIFY(std::isinf(df[4]));
+                        QCOMPARE(df[6], 1.0f);
+                    }
                 }
             }
         }
@@ -271,28 +327,30 @@ private slots:
     /// the smallest float16 subnormal, huge ones 65504, NaN/Inf the zero code and a count.
     void hazards()
     {
-        for (bool sym : {true, false}) {
-            const LayerSetting s = intSetting(4, sym, Granularity::Group, 32, Clipping::MinMax);
-            std::vector<float> w(3 * 40, 0.0f);
-            w[40] = 1e-12f;                // row 1: tiny -> scale 2^-24
-            w[80] = 3e9f;                  // row 2: huge -> scale 65504
-            w[81] = std::nanf("");
-            w[82] = -std::numeric_limits<float>::infinity();
-            const CompressedWeight c = Quantizer::quantize(w.data(), 3, 40, {}, s);
-            QCOMPARE(c.scales.size(), std::size_t{6});
-            QCOMPARE(c.scales[0], 1.0f);
-            QCOMPARE(c.scales[1], 1.0f);
-            QCOMPARE(c.scales[2], std::ldexp(1.0f, -24));
-            QCOMPARE(c.scales[4], 65504.0f);
-            QCOMPARE(c.nonFinite, I64{2});
-            const std::uint8_t zeroCode = sym ? 0 : c.zeroPoints[4];
-            QCOMPARE(c.codes[81], zeroCode);
-            QCOMPARE(c.codes[82], zeroCode);
-            const std::vector<float> d = Quantizer::dequantize(c);
-            for (float v : d)
-                QVERIFY(std::isfinite(v));
-            QCOMPARE(d[0], 0.0f);
-            QCOMPARE(d[81], 0.0f);
+        // 300 columns: 10 groups a row, so that the 8-wide scale computation sees the hazards too.
+        for (convk::Isa isa : kIsas) {
+            convk::setIsa(isa);
+            for (bool sym : {true, false}) {
+                const LayerSetting s = intSetting(4, sym, Granularity::Group, 32, Clipping::MinMax);
+                std::vector<float> w(3 * 300, 0.0f);
+                w[300] = 1e-12f; // row 1: tiny -> scale 2^-24
+                w[600] = 3e9f;   // row 2: huge -> scale 65504
+                w[601] = std::nanf("");
+                w[602] = -std::numeric_limits<float>::infinity();
+                const CompressedWeight c = Quantizer::quantize(w.data(), 3, 300, {}, s);
+                QCOMPARE(c.scales.size(), std::size_t{30});
+                for (std::size_t k = 0; k < 30; ++k)
+                    QCOMPARE(c.scales[k], k == 10 ? std::ldexp(1.0f, -24) : k == 20 ? 65504.0f : 1.0f);
+                QCOMPARE(c.nonFinite, I64{2});
+                const std::uint8_t zeroCode = sym ? 0 : c.zeroPoints[20];
+                QCOMPARE(c.codes[601], zeroCode);
+                QCOMPARE(c.codes[602], zeroCode);
+                const std::vector<float> d = Quantizer::dequantize(c);
+                for (float v : d)
+                    QVERIFY(std::isfinite(v));
+                QCOMPARE(d[0], 0.0f);
+                QCOMPARE(d[601], 0.0f);
+            }
         }
         // Asymmetric all-positive group: the range is extended to 0, so zp = 0 and 0 is exact.
         std::vector<float> pos = {0.5f, 1.0f, 2.0f, 4.0f};
@@ -408,6 +466,11 @@ private slots:
                     QVERIFY(std::bit_cast<std::uint32_t>(v) == 0u);
             }
         QCOMPARE(Pruner::popcount(c.keep, layer.parameters), Pruner::keptCount(s, layer.rows, layer.cols));
+        Tensor fusedOut;
+        const CompressedWeight c2 = compressWeight(layer, weight, s, fusedOut);
+        QVERIFY(c2.codes == c.codes && c2.keep == c.keep);
+        QCOMPARE(fusedOut.shape(), layer.shape);
+        QVERIFY(std::memcmp(fusedOut.data<float>(), out.data<float>(), out.byteSize()) == 0);
         const double sqnr = weightSqnrDb(weight, out);
         QVERIFY(sqnr > 3.0 && sqnr < 60.0);
 
@@ -424,6 +487,44 @@ private slots:
         decompressWeight(compressWeight(layer, wh, LayerSetting::none()), layer, out);
         for (std::size_t i = 0; i < w.size(); ++i)
             QCOMPARE(out.data<float>()[i], h[i].toFloat());
+    }
+
+    void realModels_data()
+    {
+        QTest::addColumn<QString>("file");
+        for (const char* f : {"mlp", "cnn_depthwise", "lstm", "gru", "transformer_op17"})
+            QTest::newRow(f) << QString(f);
+    }
+    /// Every layer of the committed fixture models (Gemm, depthwise/pointwise Conv, LSTM/GRU,
+    /// transformer MatMul weights, transposed or not) compresses and decompresses to its own
+    /// shape; float32 round-trips exactly, int8 per channel keeps > 30 dB, 2:4 + int4 g32 zeros
+    /// exactly the pruned share.
+    void realModels()
+    {
+        QFETCH(QString, file);
+        const Model model = OnnxReader::readModel(std::string(LEGER_SOURCE_DIR) + "/tests/fixtures/" +
+                                                  file.toStdString() + ".onnx");
+        const std::vector<Layer> layers = Layer::find(model);
+        QVERIFY(!layers.empty());
+        LayerSetting int8 = intSetting(8, true, Granularity::Channel, 32, Clipping::MinMax);
+        LayerSetting int4 = intSetting(4, false, Granularity::Group, 32, Clipping::Mse);
+        int4.pattern = SparsityPattern::N2M4;
+        for (const Layer& layer : layers) {
+            const Tensor& w = *model.graph.initializer(layer.name);
+            const QString where = QString::fromStdString(layer.name + " (" + layer.opType + ")");
+            Tensor out;
+            decompressWeight(compressWeight(layer, w, LayerSetting::none()), layer, out);
+            QCOMPARE(out.shape(), w.shape());
+            QVERIFY2(std::isinf(weightSqnrDb(w, out)), qPrintable(where));
+            decompressWeight(compressWeight(layer, w, int8), layer, out);
+            QVERIFY2(weightSqnrDb(w, out) > 30.0, qPrintable(where));
+            const CompressedWeight c = compressWeight(layer, w, int4, out);
+            I64 zeros = 0;
+            for (I64 i = 0; i < out.size(); ++i)
+                zeros += out.data<float>()[i] == 0.0f;
+            QVERIFY2(zeros >= layer.parameters - Pruner::keptCount(int4, layer.rows, layer.cols), qPrintable(where));
+            QCOMPARE(Pruner::popcount(c.keep, layer.parameters), Pruner::keptCount(int4, layer.rows, layer.cols));
+        }
     }
 
     void sqnr()
