@@ -12,8 +12,9 @@ class Model;
 struct Preprocessing;
 
 /// JSON: full_eval_ms, first_partial_ms, incremental_last_layer_ms, incremental_speedup,
-/// incremental_identical, quantize_gbps (int8 per-channel of the model's weights),
-/// quantize_gbps_16m (of a 4096 x 4096 matrix), size_us, samples, chunk, layers.
+/// incremental_identical, quantize_gbps (the quantizer's fast path, int8 per channel, over the
+/// model's weights), quantize_gbps_16m (the same on a 4096 x 4096 matrix), size_us, samples,
+/// chunk, layers.
 std::string engineBenchmarkJson(const Model& model, const Dataset& data, const Preprocessing& pre);
 
 } // namespace leger

@@ -338,8 +338,11 @@ std::shared_ptr<const Tensor> Evaluator::weight(std::size_t layer, const LayerSe
     if (it == d.weights.end()) {
         const Layer& l = layers_.at(layer);
         const Tensor* original = d.model.graph.initializer(l.name);
-        const CompressedWeight c = compressWeight(l, *original, setting);
-        auto t = std::make_shared<Tensor>(decompressWeightAs(c, l, original->dtype()));
+        Tensor dequantized; // float32, one pass with the quantizer
+        const CompressedWeight c = compressWeight(l, *original, setting, dequantized);
+        auto t = std::make_shared<Tensor>(original->dtype() == DType::Float32
+                                              ? std::move(dequantized)
+                                              : decompressWeightAs(c, l, original->dtype()));
         Impl::WeightEntry e;
         e.stats.weightSqnrDb = weightSqnrDb(*original, *t);
         e.stats.nonFinite = c.nonFinite;
