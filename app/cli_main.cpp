@@ -474,10 +474,18 @@ int cmdEval(const Args& a)
         const bool percent = name != "kl" && name != "sqnr_db";
         std::printf("  %s\n", metricText(e.metrics, name, percent).c_str());
     }
-    std::printf("\n  %-40s %-18s %12s %14s\n", "layer", "setting", "bytes", "weight SQNR dB");
-    for (std::size_t i = 0; i < s.layers.size(); ++i)
-        std::printf("  %-40s %-18s %12lld %14.1f\n", s.layers[i].name.c_str(), settingSpec(s.sizeSettings[i]).c_str(),
-                    static_cast<long long>(size.layers[i].total()), e.layers[i].weightSqnrDb);
+    std::printf("\n  %-32s %-16s %10s %10s %8s %8s %6s %10s\n", "layer", "setting", "bytes", "codes", "sparsity",
+                "scales", "zp", "SQNR dB");
+    for (std::size_t i = 0; i < s.layers.size(); ++i) {
+        const LayerBytes& b = size.layers[i];
+        std::printf("  %-32s %-16s %10lld %10lld %8lld %8lld %6lld %10.1f\n", s.layers[i].name.c_str(),
+                    settingSpec(s.sizeSettings[i]).c_str(), static_cast<long long>(b.total()),
+                    static_cast<long long>(b.codes), static_cast<long long>(b.sparsity),
+                    static_cast<long long>(b.scales), static_cast<long long>(b.zeroPoints), e.layers[i].weightSqnrDb);
+    }
+    std::printf("  %-32s %-16s %10lld\n  %-32s %-16s %10lld\n", "other tensors", "as stored",
+                static_cast<long long>(size.untouchedTensors + size.tensorHeaders), "graph + header", "",
+                static_cast<long long>(size.graphBytes + size.containerHeader));
     std::printf("\nevaluated in %.2f s\n", e.seconds);
     return 0;
 }

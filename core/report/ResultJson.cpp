@@ -55,6 +55,11 @@ std::string evaluationJson(const Evaluation& e, const SizeReport& size, const st
     j["float32_bytes"] = size.float32Bytes;
     j["ratio_to_original"] = number(size.ratioToOriginal);
     j["ratio_to_float32"] = number(size.ratioToFloat32);
+    j["size_breakdown"] = {{"layers", size.total - size.untouchedTensors - size.tensorHeaders - size.containerHeader -
+                                          size.graphBytes},
+                           {"untouched_tensors", size.untouchedTensors + size.tensorHeaders},
+                           {"graph", size.graphBytes},
+                           {"container_header", size.containerHeader}};
     j["samples"] = e.samples;
     j["seconds"] = e.seconds;
     j["metrics"] = metricsJson(e.metrics);
@@ -75,8 +80,13 @@ std::string evaluationJson(const Evaluation& e, const SizeReport& size, const st
         ordered_json l = {{"name", layers[i].name}, {"op", layers[i].opType}, {"parameters", layers[i].parameters}};
         if (i < e.settings.size())
             l["setting"] = settingSpec(e.settings[i]);
-        if (i < size.layers.size())
-            l["bytes"] = size.layers[i].total();
+        if (i < size.layers.size()) {
+            const LayerBytes& b = size.layers[i];
+            l["bytes"] = b.total();
+            l["bytes_detail"] = {{"codes", b.codes},     {"sparsity", b.sparsity}, {"scales", b.scales},
+                                 {"zero_points", b.zeroPoints}, {"header", b.header}};
+            l["kept_weights"] = b.stored;
+        }
         if (i < e.layers.size()) {
             l["weight_sqnr_db"] = number(e.layers[i].weightSqnrDb);
             l["non_finite"] = e.layers[i].nonFinite;

@@ -12,8 +12,9 @@
 
 namespace leger {
 
-/// size_bytes, bits_per_weight, ratios, samples, metrics {name: {value, low, high, n}},
-/// per_class, confusion (with class names when given), and layers [{name, setting, bytes,
+/// size_bytes, bits_per_weight, ratios, size_breakdown, samples, metrics {name: {value, low,
+/// high, n}}, per_class, confusion (with class names when given), and layers [{name, setting,
+/// bytes, bytes_detail {codes, sparsity, scales, zero_points, header}, kept_weights,
 /// weight_sqnr_db, non_finite}].
 std::string evaluationJson(const Evaluation& e, const SizeReport& size, const std::vector<Layer>& layers,
                            const std::vector<std::string>& classNames = {});

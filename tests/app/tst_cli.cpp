@@ -152,6 +152,18 @@ void TestCli::evalJson()
     QVERIFY2(bpw > 8.0 && bpw < 8.1, qPrintable(QString::number(bpw)));
     QVERIFY(q["size_bytes"].toInteger() < base["size_bytes"].toInteger() / 3);
     QCOMPARE(q["layers"].toArray().size(), qsizetype(6));
+    // The breakdown adds up: layers' records + other tensors + graph + header = the total.
+    const QJsonObject parts = q["size_breakdown"].toObject();
+    qint64 sum = 0, layers = 0;
+    for (const auto& v : parts)
+        sum += v.toInteger();
+    for (const auto& l : q["layers"].toArray())
+        layers += l.toObject()["bytes"].toInteger();
+    QCOMPARE(sum, q["size_bytes"].toInteger());
+    QCOMPARE(layers, parts["layers"].toInteger());
+    const QJsonObject fc1 = q["layers"][4]["bytes_detail"].toObject(); // fc1: 48 x 3136 int8, 48 scales
+    QCOMPARE(fc1["codes"].toInteger(), qint64(48 * 3136));
+    QCOMPARE(fc1["scales"].toInteger(), qint64(2 * 48));
 }
 
 void TestCli::exportedContainerHasTheShownSize()
