@@ -191,17 +191,25 @@ struct Evaluator::Impl {
         ran += static_cast<std::int64_t>(stepCount - from);
         return ran;
     }
+    /// The uncompressed model's output for chunk k: kept while they fit the output budget, else
+    /// computed again (into scratchOut) each time it is needed.
     const std::vector<float>& baselineChunk(std::size_t k, const CancelToken* cancel)
     {
-        if (baseOut[k].empty()) {
-            const std::vector<LayerSetting> none(layerFirst.size());
-            runChunk(*base, none, k, true, cancel);
-            const Tensor& y = base->output(outputIndex);
-            baseOut[k].assign(y.data<float>(), y.data<float>() + y.size());
-            evictActivations();
-        }
-        return baseOut[k];
+        if (!baseOut[k].empty())
+            return baseOut[k];
+        const std::vector<LayerSetting> none(layerFirst.size());
+        runChunk(*base, none, k, true, cancel);
+        const Tensor& y = base->output(outputIndex);
+        const std::size_t bytes = y.byteSize();
+        std::vector<float>& dst = baseOutBytes + bytes <= opt.outputBudget ? baseOut[k] : scratchOut;
+        if (&dst == &baseOut[k])
+            baseOutBytes += bytes;
+        dst.assign(y.data<float>(), y.data<float>() + y.size());
+        evictActivations();
+        return dst;
     }
+    std::vector<float> scratchOut;
+    std::size_t baseOutBytes = 0;
 };
 
 Evaluator::Evaluator(const Model& model, const Dataset& data, Preprocessing pre)

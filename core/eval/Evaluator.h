@@ -46,6 +46,7 @@ public:
         std::size_t activationBudget = std::size_t{512} << 20; // bytes of cached activations
         std::size_t weightBudget = std::size_t{512} << 20;     // bytes of cached dequantized weights
         std::size_t inputBudget = std::size_t{1} << 30;        // preprocessed inputs kept beyond this are rebuilt
+        std::size_t outputBudget = std::size_t{1} << 30;       // uncompressed outputs kept beyond this are recomputed
         bool incremental = true;                         // reuse cached activations
     };
 

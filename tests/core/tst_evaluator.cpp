@@ -127,6 +127,8 @@ void TestEvaluator::incrementalEqualsFullUnderATightBudget()
     Fixture f;
     Evaluator::Options tight;
     tight.activationBudget = std::size_t{3} << 20;
+    tight.outputBudget = 20000;   // about a third of the uncompressed outputs: the rest recomputed
+    tight.inputBudget = 2 << 20;  // about a third of the preprocessed inputs
     Evaluator cached(f.model, f.data, f.pre, tight);
     Evaluator::Options off;
     off.incremental = false;
