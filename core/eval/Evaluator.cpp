@@ -134,8 +134,7 @@ struct Evaluator::Impl {
     /// Runs chunk k of `plan` on exec, from the latest usable cached cut, saving live values at
     /// later cuts. Returns the steps run. Nothing is evicted here: the executor's values may
     /// point into cached entries until its outputs have been read (evictActivations after).
-    std::int64_t runChunk(Executor& exec, const std::vector<LayerSetting>& plan, std::size_t k, bool isBaseline,
-                          const CancelToken* cancel)
+    std::int64_t runChunk(Executor& exec, const std::vector<LayerSetting>& plan, std::size_t k, const CancelToken* cancel)
     {
         const Tensor& x = input(k);
         std::vector<const Tensor*> in(exec.inputNames().size(), nullptr);
@@ -169,8 +168,12 @@ struct Evaluator::Impl {
             // Save the live values at this cut.
             CutEntry* e = findEntry(cuts[c], prefixes[c]);
             if (!e) {
+                // Entries of the uncompressed prefix serve every plan that changes a later layer:
+                // they are evicted last.
+                const bool baseline = std::all_of(prefixes[c].begin(), prefixes[c].end(),
+                                                  [](const LayerSetting& setting) { return setting.isNone(); });
                 activations.push_back({cuts[c], prefixes[c], std::vector<std::vector<Tensor>>(chunks.size()), 0, 0,
-                                       isBaseline});
+                                       baseline});
                 e = &activations.back();
             }
             e->tick = ++tick;
@@ -178,8 +181,10 @@ struct Evaluator::Impl {
                 std::vector<Tensor> saved;
                 for (int slot : exec.liveAt(cuts[c]))
                     saved.push_back(exec.slotValue(slot));
-                for (const Tensor& t : saved)
-                    e->bytes += t.byteSize(), activationBytes += t.byteSize();
+                for (const Tensor& t : saved) {
+                    e->bytes += t.byteSize();
+                    activationBytes += t.byteSize();
+                }
                 e->chunks[k] = std::move(saved);
             }
             restored.clear();
@@ -198,7 +203,7 @@ struct Evaluator::Impl {
         if (!baseOut[k].empty())
             return baseOut[k];
         const std::vector<LayerSetting> none(layerFirst.size());
-        runChunk(*base, none, k, true, cancel);
+        runChunk(*base, none, k, cancel);
         const Tensor& y = base->output(outputIndex);
         const std::size_t bytes = y.byteSize();
         std::vector<float>& dst = baseOutBytes + bytes <= opt.outputBudget ? baseOut[k] : scratchOut;
@@ -416,7 +421,7 @@ Evaluation Evaluator::evaluate(const std::vector<LayerSetting>& plan, const Canc
         const std::vector<float>& baseY = d.baselineChunk(k, cancel);
         const float* y = baseY.data();
         if (!none) {
-            ev.stepsRun += d.runChunk(*exec, plan, k, false, cancel);
+            ev.stepsRun += d.runChunk(*exec, plan, k, cancel);
             const Tensor& out = exec->output(d.outputIndex);
             if (out.size() != static_cast<std::int64_t>(baseY.size()))
                 throw Error("the output's size changed between the uncompressed and the compressed model");
