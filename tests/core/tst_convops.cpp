@@ -230,6 +230,8 @@ private slots:
     void pool();
     void rejectsHostileShapes_data();
     void rejectsHostileShapes();
+    void convInteger_data();
+    void convInteger();
 };
 
 void TestConvOps::conv_data()
@@ -580,6 +582,97 @@ void TestConvOps::rejectsHostileShapes()
     } catch (const Error& e) {
         QVERIFY2(std::string(e.what()).find("'hostile'") != std::string::npos, e.what());
     }
+}
+
+void TestConvOps::convInteger_data()
+{
+    QTest::addColumn<bool>("unsignedX");
+    QTest::addColumn<int>("C");
+    QTest::addColumn<int>("M");
+    QTest::addColumn<int>("group");
+    QTest::addColumn<int>("stride");
+    QTest::addColumn<bool>("channelZeroPoints");
+    QTest::addColumn<bool>("saturated");
+    // Small K: sums below 2^24 (float GEMM); large K with full-range values: double GEMM.
+    // Saturated: every value at its extreme, so that sums pass 2^24 (a float GEMM would round).
+    QTest::newRow("u8 small K") << true << 3 << 4 << 1 << 1 << false << false;
+    QTest::newRow("i8 grouped strided") << false << 8 << 6 << 2 << 2 << true << false;
+    QTest::newRow("u8 large K") << true << 64 << 8 << 1 << 1 << true << false;
+    QTest::newRow("i8 large K strided") << false << 96 << 4 << 1 << 2 << false << false;
+    QTest::newRow("u8 large K saturated") << true << 96 << 4 << 1 << 1 << false << true;
+}
+
+void TestConvOps::convInteger()
+{
+    // Against a plain int32 loop: ConvInteger is exact, so the results must be equal.
+    QFETCH(bool, unsignedX);
+    QFETCH(int, C);
+    QFETCH(int, M);
+    QFETCH(int, group);
+    QFETCH(int, stride);
+    QFETCH(bool, channelZeroPoints);
+    QFETCH(bool, saturated);
+    const std::int64_t N = 2, H = 9, W = 7, KH = 3, KW = 3, pad = 1;
+    std::mt19937 rng(static_cast<unsigned>(C * 31 + M));
+    std::uniform_int_distribution<int> u8(0, 255), i8(-128, 127);
+    Tensor x(unsignedX ? DType::UInt8 : DType::Int8, {N, C, H, W});
+    Tensor w(DType::Int8, {M, C / group, KH, KW});
+    for (std::int64_t i = 0; i < x.size(); ++i) {
+        if (unsignedX)
+            x.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(u8(rng));
+        else
+            x.data<std::int8_t>()[i] = static_cast<std::int8_t>(i8(rng));
+    }
+    for (std::int64_t i = 0; i < w.size(); ++i)
+        w.data<std::int8_t>()[i] = static_cast<std::int8_t>(i8(rng));
+    if (saturated) {
+        for (std::int64_t i = 0; i < x.size(); ++i)
+            x.data<std::uint8_t>()[i] = 254; // 251 after the zero point
+        for (std::int64_t i = 0; i < w.size(); ++i)
+            w.data<std::int8_t>()[i] = (i % 7 == 0) ? 127 : 126; // 128 or 127: odd and even products
+    }
+    Tensor xz(x.dtype(), {});
+    if (unsignedX)
+        xz.data<std::uint8_t>()[0] = 3;
+    else
+        xz.data<std::int8_t>()[0] = -5;
+    Tensor wz(DType::Int8, {channelZeroPoints ? M : 1});
+    for (std::int64_t i = 0; i < wz.size(); ++i)
+        wz.data<std::int8_t>()[i] = static_cast<std::int8_t>(i % 3 - 1);
+    Node n;
+    n.opType = "ConvInteger";
+    n.name = "n";
+    n.inputs = {"x", "w", "x_zero_point", "w_zero_point"};
+    n.outputs = {"y"};
+    n.attributes["group"] = intAttr(group);
+    n.attributes["strides"] = intsAttr({stride, stride});
+    n.attributes["pads"] = intsAttr({pad, pad, pad, pad});
+    const Tensor y = runNode(n, {&x, &w, &xz, &wz}, 1, 10).at(0);
+    const std::int64_t OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;
+    QCOMPARE(y.shape(), (Shape{N, M, OH, OW}));
+    auto xv = [&](std::int64_t i) {
+        return (unsignedX ? std::int64_t{x.data<std::uint8_t>()[i]} : std::int64_t{x.data<std::int8_t>()[i]}) -
+               (unsignedX ? std::int64_t{xz.data<std::uint8_t>()[0]} : std::int64_t{xz.data<std::int8_t>()[0]});
+    };
+    const std::int64_t Cg = C / group, Mg = M / group;
+    for (std::int64_t b = 0; b < N; ++b)
+        for (std::int64_t m = 0; m < M; ++m)
+            for (std::int64_t oy = 0; oy < OH; ++oy)
+                for (std::int64_t ox = 0; ox < OW; ++ox) {
+                    std::int64_t sum = 0;
+                    const std::int64_t g = m / Mg;
+                    for (std::int64_t c = 0; c < Cg; ++c)
+                        for (std::int64_t ky = 0; ky < KH; ++ky)
+                            for (std::int64_t kx = 0; kx < KW; ++kx) {
+                                const std::int64_t iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                    continue;
+                                const std::int64_t wv = w.data<std::int8_t>()[((m * Cg + c) * KH + ky) * KW + kx] -
+                                                        wz.data<std::int8_t>()[channelZeroPoints ? m : 0];
+                                sum += wv * xv(((b * C + g * Cg + c) * H + iy) * W + ix);
+                            }
+                    QCOMPARE(std::int64_t{y.data<std::int32_t>()[((b * M + m) * OH + oy) * OW + ox]}, sum);
+                }
 }
 
 QTEST_APPLESS_MAIN(TestConvOps)

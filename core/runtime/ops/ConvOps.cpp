@@ -48,13 +48,11 @@ struct Scratch {
     convk::Scratch k; // the float32 kernels' own
     std::vector<float> f0, f1;
     std::vector<double> d0, d1;
-    std::vector<std::int32_t> i0, i1;
 
     template <class T> std::vector<T>& get(int which);
 };
 template <> std::vector<float>& Scratch::get<float>(int which) { return which ? f1 : f0; }
 template <> std::vector<double>& Scratch::get<double>(int which) { return which ? d1 : d0; }
-template <> std::vector<std::int32_t>& Scratch::get<std::int32_t>(int which) { return which ? i1 : i0; }
 
 template <class T> T* grow(std::vector<T>& v, std::int64_t n)
 {
@@ -890,34 +888,47 @@ Kernel makeConvInteger(const KernelContext& ctx)
         if (Y.size() == 0 || K == 0)
             return;
         const std::int32_t xz = xzp ? int8At(*xzp, 0) : 0;
+        // The products and sums are integers: a floating GEMM computes them exactly while every
+        // partial sum stays below 2^24 (float) or 2^53 (double), whatever the summation order.
         std::vector<std::int32_t> wi(static_cast<std::size_t>(M * K)); // (M, K): W - w_zero_point
+        std::int64_t wMax = 0;
         for (std::int64_t m = 0; m < M; ++m) {
             const std::int32_t wz = wzp ? int8At(*wzp, wzp->size() == 1 ? 0 : m) : 0;
-            for (std::int64_t k = 0; k < K; ++k)
-                wi[static_cast<std::size_t>(m * K + k)] = int8At(Wt, m * K + k) - wz;
-        }
-        std::int32_t* xi = grow(scratch->get<std::int32_t>(0), C * inSize);  // (C, in): x - x_zero_point
-        std::int32_t* col = grow(scratch->get<std::int32_t>(1), K * outSize); // (K, out)
-        for (std::int64_t n = 0; n < N; ++n) {
-            for (std::int64_t i = 0; i < C * inSize; ++i)
-                xi[i] = int8At(X, n * C * inSize + i) - xz;
-            for (std::int64_t grp = 0; grp < G; ++grp) {
-                im2col(xi + grp * Cg * inSize, Cg, w, col, outSize);
-                for (std::int64_t mm = 0; mm < Mg; ++mm) {
-                    const std::int64_t m = grp * Mg + mm;
-                    std::int32_t* yr = y + (n * M + m) * outSize;
-                    // y[m, :] = sum_k (W[m, k] - w_zero_point) * col[k, :], exact in int32.
-                    for (std::int64_t k = 0; k < K; ++k) {
-                        const std::int32_t wv = wi[static_cast<std::size_t>(m * K + k)];
-                        if (wv == 0)
-                            continue;
-                        const std::int32_t* cr = col + k * outSize;
-                        for (std::int64_t p = 0; p < outSize; ++p)
-                            yr[p] += wv * cr[p];
-                    }
-                }
+            for (std::int64_t k = 0; k < K; ++k) {
+                const std::int32_t v = int8At(Wt, m * K + k) - wz;
+                wi[static_cast<std::size_t>(m * K + k)] = v;
+                wMax = std::max<std::int64_t>(wMax, std::abs(v));
             }
         }
+        std::int64_t xMax = 0;
+        for (std::int64_t i = 0; i < X.size(); ++i)
+            xMax = std::max<std::int64_t>(xMax, std::abs(int8At(X, i) - xz));
+        checkBlasDims(node, {Mg, outSize, K});
+        auto run = [&](auto zero) {
+            using T = decltype(zero);
+            T* wf = grow(scratch->get<T>(0), M * K + C * inSize + K * outSize + Mg * outSize);
+            T* xf = wf + M * K;         // (C, in): x - x_zero_point
+            T* col = xf + C * inSize;   // (K, out)
+            T* acc = col + K * outSize; // (Mg, out)
+            for (std::int64_t i = 0; i < M * K; ++i)
+                wf[i] = static_cast<T>(wi[static_cast<std::size_t>(i)]);
+            for (std::int64_t n = 0; n < N; ++n) {
+                for (std::int64_t i = 0; i < C * inSize; ++i)
+                    xf[i] = static_cast<T>(int8At(X, n * C * inSize + i) - xz);
+                for (std::int64_t grp = 0; grp < G; ++grp) {
+                    im2col(xf + grp * Cg * inSize, Cg, w, col, outSize);
+                    // acc (Mg, out) = W_g (Mg, K) x col (K, out)
+                    gemm(false, Mg, outSize, K, wf + grp * Mg * K, K, col, outSize, acc, outSize);
+                    std::int32_t* yg = y + (n * M + grp * Mg) * outSize;
+                    for (std::int64_t i = 0; i < Mg * outSize; ++i)
+                        yg[i] = static_cast<std::int32_t>(acc[i]);
+                }
+            }
+        };
+        if (K * xMax * wMax < (std::int64_t{1} << 24))
+            run(0.0f);
+        else
+            run(0.0);
     };
 }
 
