@@ -232,6 +232,7 @@ private slots:
     void rejectsHostileShapes();
     void convInteger_data();
     void convInteger();
+    void convIntegerBeyondFloat();
 };
 
 void TestConvOps::conv_data()
@@ -673,6 +674,30 @@ void TestConvOps::convInteger()
                             }
                     QCOMPARE(std::int64_t{y.data<std::int32_t>()[((b * M + m) * OH + oy) * OW + ox]}, sum);
                 }
+}
+
+void TestConvOps::convIntegerBeyondFloat()
+{
+    // One channel whose sums pass 2^24 by themselves (17 x 17 taps of 255 * 255): computed in
+    // double. Exact expected value: every output inside sums 289 * 255 * 255.
+    const std::int64_t H = 20, W = 20, KH = 17;
+    Tensor x(DType::UInt8, {1, 1, H, W}), w(DType::Int8, {1, 1, KH, KH});
+    for (std::int64_t i = 0; i < x.size(); ++i)
+        x.data<std::uint8_t>()[i] = 255;
+    for (std::int64_t i = 0; i < w.size(); ++i)
+        w.data<std::int8_t>()[i] = 127;
+    Tensor xz(DType::UInt8, {}), wz(DType::Int8, {});
+    xz.data<std::uint8_t>()[0] = 0;
+    wz.data<std::int8_t>()[0] = -128;
+    Node n;
+    n.opType = "ConvInteger";
+    n.name = "n";
+    n.inputs = {"x", "w", "x_zero_point", "w_zero_point"};
+    n.outputs = {"y"};
+    const Tensor y = runNode(n, {&x, &w, &xz, &wz}, 1, 10).at(0);
+    QCOMPARE(y.shape(), (Shape{1, 1, H - KH + 1, W - KH + 1}));
+    for (std::int64_t i = 0; i < y.size(); ++i)
+        QCOMPARE(y.data<std::int32_t>()[i], 289 * 255 * 255);
 }
 
 QTEST_APPLESS_MAIN(TestConvOps)

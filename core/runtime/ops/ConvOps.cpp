@@ -14,6 +14,7 @@
 #include <climits>
 #include <limits>
 #include <cstring>
+#include <numeric>
 #include <memory>
 
 #include "runtime/OpRegistry.h"
@@ -850,7 +851,12 @@ Kernel makeConvInteger(const KernelContext& ctx)
     if (cfg.group < 1)
         ctx.invalid("group must be positive");
     auto scratch = std::make_shared<Scratch>();
-    return [cfg, scratch](KernelArgs& a) {
+    struct Floats {
+        Tensor x, w, y;                 // (x - x_zero_point), (w - w_zero_point), their convolution
+        std::vector<std::int64_t> sums; // the chunks' results, added
+    };
+    auto floats = std::make_shared<Floats>();
+    return [cfg, scratch, floats](KernelArgs& a) {
         const Node& node = a.node();
         const Tensor& X = a.input(0);
         const Tensor& Wt = a.input(1);
@@ -866,7 +872,7 @@ Kernel makeConvInteger(const KernelContext& ctx)
         if (X.rank() < 3 || Wt.rank() != X.rank())
             throw Error(node.describe() + ": input shape " + shapeToString(X.shape()) + " and weight shape " +
                         shapeToString(Wt.shape()) + " do not agree");
-        const std::int64_t N = X.dim(0), C = X.dim(1), M = Wt.dim(0), G = cfg.group;
+        const std::int64_t C = X.dim(1), M = Wt.dim(0), G = cfg.group;
         if (C % G != 0 || M % G != 0 || Wt.dim(1) * G != C)
             throw Error(node.describe() + ": input channels " + std::to_string(C) + ", weight shape " +
                         shapeToString(Wt.shape()) + " and group " + std::to_string(G) + " do not agree");
@@ -875,60 +881,95 @@ Kernel makeConvInteger(const KernelContext& ctx)
             throw Error(node.describe() + ": kernel_shape does not match the weight shape");
         if (wzp && wzp->size() != 1 && wzp->size() != M)
             throw Error(node.describe() + ": w_zero_point must have 1 or " + std::to_string(M) + " values");
-        const Window w = ops::convWindow(node, cfg.win, spatialDims(X), kDims);
-        Tensor& Y = a.output(0);
-        Shape yShape{N, M};
-        for (std::int64_t d : w.outDims())
-            yShape.push_back(d);
-        Y.resize(DType::Int32, yShape);
-        std::int32_t* y = Y.data<std::int32_t>();
-        std::fill_n(y, Y.size(), 0);
-        const std::int64_t Cg = C / G, Mg = M / G, inSize = w.inSize(), outSize = w.outSize(), kSize = w.kSize();
-        const std::int64_t K = Cg * kSize;
-        if (Y.size() == 0 || K == 0)
-            return;
+        // (x - x_zero_point) and (w - w_zero_point) are integers, and so are their products and
+        // sums: a float convolution (the fast kernels) computes them exactly, in any summation
+        // order, while every partial sum stays below 2^24. An output's partial sums are bounded
+        // by max|x - x_zp| * sum over its weights of |w - w_zp|; input channels are taken in
+        // chunks whose bounds add up to less than 2^24, and the chunks' results added in int64.
+        // A chunk of one channel beyond that (taps * 255 * 255 >= 2^24: kernels over 258 taps)
+        // runs in double (exact below 2^53).
         const std::int32_t xz = xzp ? int8At(*xzp, 0) : 0;
-        // The products and sums are integers: a floating GEMM computes them exactly while every
-        // partial sum stays below 2^24 (float) or 2^53 (double), whatever the summation order.
-        std::vector<std::int32_t> wi(static_cast<std::size_t>(M * K)); // (M, K): W - w_zero_point
-        std::int64_t wMax = 0;
-        for (std::int64_t m = 0; m < M; ++m) {
-            const std::int32_t wz = wzp ? int8At(*wzp, wzp->size() == 1 ? 0 : m) : 0;
-            for (std::int64_t k = 0; k < K; ++k) {
-                const std::int32_t v = int8At(Wt, m * K + k) - wz;
-                wi[static_cast<std::size_t>(m * K + k)] = v;
-                wMax = std::max<std::int64_t>(wMax, std::abs(v));
-            }
-        }
+        const std::int64_t Cg = C / G, taps = M * Cg == 0 ? 0 : Wt.size() / (M * Cg);
         std::int64_t xMax = 0;
         for (std::int64_t i = 0; i < X.size(); ++i)
             xMax = std::max<std::int64_t>(xMax, std::abs(int8At(X, i) - xz));
-        checkBlasDims(node, {Mg, outSize, K});
-        auto run = [&](auto zero) {
-            using T = decltype(zero);
-            T* wf = grow(scratch->get<T>(0), M * K + C * inSize + K * outSize + Mg * outSize);
-            T* xf = wf + M * K;         // (C, in): x - x_zero_point
-            T* col = xf + C * inSize;   // (K, out)
-            T* acc = col + K * outSize; // (Mg, out)
-            for (std::int64_t i = 0; i < M * K; ++i)
-                wf[i] = static_cast<T>(wi[static_cast<std::size_t>(i)]);
-            for (std::int64_t n = 0; n < N; ++n) {
-                for (std::int64_t i = 0; i < C * inSize; ++i)
-                    xf[i] = static_cast<T>(int8At(X, n * C * inSize + i) - xz);
-                for (std::int64_t grp = 0; grp < G; ++grp) {
-                    im2col(xf + grp * Cg * inSize, Cg, w, col, outSize);
-                    // acc (Mg, out) = W_g (Mg, K) x col (K, out)
-                    gemm(false, Mg, outSize, K, wf + grp * Mg * K, K, col, outSize, acc, outSize);
-                    std::int32_t* yg = y + (n * M + grp * Mg) * outSize;
-                    for (std::int64_t i = 0; i < Mg * outSize; ++i)
-                        yg[i] = static_cast<std::int32_t>(acc[i]);
-                }
-            }
+        auto wAt = [&](std::int64_t m, std::int64_t c, std::int64_t t) { // w - w_zero_point
+            const std::int32_t wz = wzp ? int8At(*wzp, wzp->size() == 1 ? 0 : m) : 0;
+            return int8At(Wt, (m * Cg + c) * taps + t) - wz;
         };
-        if (K * xMax * wMax < (std::int64_t{1} << 24))
-            run(0.0f);
-        else
-            run(0.0);
+        // bound[c]: the largest sum of |w| over an output's taps of group channel c, times xMax.
+        std::vector<std::int64_t> bound(static_cast<std::size_t>(Cg), 0);
+        for (std::int64_t m = 0; m < M; ++m)
+            for (std::int64_t c = 0; c < Cg; ++c) {
+                std::int64_t sum = 0;
+                for (std::int64_t t = 0; t < taps; ++t)
+                    sum += std::abs(wAt(m, c, t));
+                bound[static_cast<std::size_t>(c)] = std::max(bound[static_cast<std::size_t>(c)], sum * xMax);
+            }
+        constexpr std::int64_t kExact = std::int64_t{1} << 24;
+        // Chunks [c0, c1) of every group's channels (groups > 1 run as one chunk).
+        std::vector<std::pair<std::int64_t, std::int64_t>> chunks;
+        if (G > 1) {
+            chunks.emplace_back(0, Cg);
+        } else {
+            std::int64_t c0 = 0, acc = 0;
+            for (std::int64_t c = 0; c < Cg; ++c) {
+                if (c > c0 && acc + bound[static_cast<std::size_t>(c)] >= kExact) {
+                    chunks.emplace_back(c0, c);
+                    c0 = c;
+                    acc = 0;
+                }
+                acc += bound[static_cast<std::size_t>(c)];
+            }
+            chunks.emplace_back(c0, Cg);
+        }
+        Tensor& Y = a.output(0);
+        std::vector<std::int64_t>& sums = floats->sums;
+        for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
+            const auto [c0, c1] = chunks[ci];
+            std::int64_t total = 0;
+            for (std::int64_t c = c0; c < c1; ++c)
+                total += bound[static_cast<std::size_t>(c)];
+            auto run = [&](auto zero) {
+                using T = decltype(zero);
+                const DType dt = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+                // X's channels [c0, c1) (all of them for groups) and the matching weights. Kept
+                // from run to run: large buffers are not allocated (and page-faulted) again.
+                const std::int64_t cc = G > 1 ? C : c1 - c0, N = X.dim(0);
+                const std::int64_t plane = X.size() / std::max<std::int64_t>(1, N * C);
+                Shape xs = X.shape(), ws = Wt.shape();
+                xs[1] = cc;
+                ws[1] = G > 1 ? Cg : cc;
+                Tensor &xf = floats->x, &wf = floats->w, &yf = floats->y;
+                xf.resize(dt, xs);
+                wf.resize(dt, ws);
+                const std::int64_t first = G > 1 ? 0 : c0;
+                for (std::int64_t n = 0; n < N; ++n)
+                    for (std::int64_t c = 0; c < cc; ++c)
+                        for (std::int64_t i = 0; i < plane; ++i)
+                            xf.data<T>()[(n * cc + c) * plane + i] =
+                                static_cast<T>(int8At(X, (n * C + first + c) * plane + i) - xz);
+                const std::int64_t wc = ws[1];
+                for (std::int64_t m = 0; m < M; ++m)
+                    for (std::int64_t c = 0; c < wc; ++c)
+                        for (std::int64_t t = 0; t < taps; ++t)
+                            wf.data<T>()[(m * wc + c) * taps + t] = static_cast<T>(wAt(m, first + c, t));
+                convForward<T>(node, cfg, xf, wf, nullptr, nullptr, convk::Epilogue{}, yf, *scratch);
+                if (ci == 0)
+                    sums.assign(static_cast<std::size_t>(yf.size()), 0);
+                for (std::int64_t i = 0; i < yf.size(); ++i)
+                    sums[static_cast<std::size_t>(i)] += static_cast<std::int64_t>(yf.data<T>()[i]);
+                if (ci + 1 == chunks.size())
+                    Y.resize(DType::Int32, yf.shape());
+            };
+            if (total < kExact)
+                run(0.0f);
+            else
+                run(0.0);
+        }
+        // int32 accumulation as the op defines it (wrapping only if the model overflows it).
+        for (std::int64_t i = 0; i < Y.size(); ++i)
+            Y.data<std::int32_t>()[i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(sums[static_cast<std::size_t>(i)]));
     };
 }
 
