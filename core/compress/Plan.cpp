@@ -1,5 +1,6 @@
 #include "compress/Plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -171,11 +172,29 @@ Plan::Plan(std::string source) : source_(std::move(source)) {}
 Plan Plan::fromJson(std::string_view json, const std::string& source)
 {
     Json root;
+    // A key given twice in one object would silently keep one of the two: refuse it.
+    std::vector<std::vector<std::string>> keys; // per open object, the keys seen
+    std::string duplicate;
+    auto noDuplicates = [&](int, Json::parse_event_t event, Json& parsed) {
+        if (event == Json::parse_event_t::object_start) {
+            keys.emplace_back();
+        } else if (event == Json::parse_event_t::object_end) {
+            keys.pop_back();
+        } else if (event == Json::parse_event_t::key && !keys.empty()) {
+            const std::string k = parsed.get<std::string>();
+            if (std::find(keys.back().begin(), keys.back().end(), k) != keys.back().end() && duplicate.empty())
+                duplicate = k;
+            keys.back().push_back(k);
+        }
+        return true;
+    };
     try {
-        root = Json::parse(json);
+        root = Json::parse(json, noDuplicates);
     } catch (const Json::parse_error& e) {
         fail(source, std::string("not valid JSON: ") + e.what());
     }
+    if (!duplicate.empty())
+        fail(source, "key \"" + duplicate + "\" is given twice in one object");
     if (!root.is_object())
         fail(source, "expected a JSON object at the top level, got " + typeName(root));
     Plan plan(source);

@@ -297,6 +297,9 @@ void TestPlan::invalidRecipes_data()
     row("unknown field", R"({"layers": {"fc": {"bit": 4}}})",
         R"(plan.json: layers."fc".bit: unknown key (expected one of format, bits, granularity, group_size, symmetric, clip, sparsity, pattern))");
     row("quoted key", R"({"layers": {"a\"b": {"bits": 0}}})", R"(plan.json: layers."a\"b".bits: 0 is outside 2..8)");
+    row("duplicate layer", R"({"layers": {"fc*": {"bits": 4}, "fc*": {"bits": 2}}})",
+        R"(plan.json: key "fc*" is given twice in one object)");
+    row("duplicate field", R"({"default": {"bits": 4, "bits": 8}})", R"(plan.json: key "bits" is given twice in one object)");
 }
 
 void TestPlan::invalidRecipes()
