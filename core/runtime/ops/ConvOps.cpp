@@ -749,13 +749,7 @@ Window convTransposeWindow(const Node& node, const ConvTransposeConfig& cfg, std
         if (in < 1 || out < 1)
             throw Error(node.describe() + ": output size " + std::to_string(out) + " on spatial axis " +
                         std::to_string(i) + " is not positive");
-        w.in[j] = in;
-        w.k[j] = k;
-        w.s[j] = s;
-        w.d[j] = d;
-        w.pb[j] = pb;
-        w.pe[j] = pe;
-        w.out[j] = out;
+        w.setAxis(j, in, k, s, d, pb, pe, out);
     }
     return w;
 }

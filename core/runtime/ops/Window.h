@@ -97,6 +97,19 @@ struct Window {
     std::array<std::int64_t, 3> pe{0, 0, 0}; // padding after
     std::array<std::int64_t, 3> out{1, 1, 1};
 
+    /// Sets every field of internal axis j.
+    void setAxis(std::size_t j, std::int64_t in_, std::int64_t k_, std::int64_t s_, std::int64_t d_,
+                 std::int64_t pb_, std::int64_t pe_, std::int64_t out_)
+    {
+        in[j] = in_;
+        k[j] = k_;
+        s[j] = s_;
+        d[j] = d_;
+        pb[j] = pb_;
+        pe[j] = pe_;
+        out[j] = out_;
+    }
+
     std::int64_t inSize() const { return in[0] * in[1] * in[2]; }
     std::int64_t outSize() const { return out[0] * out[1] * out[2]; }
     std::int64_t kSize() const { return k[0] * k[1] * k[2]; }
@@ -176,13 +189,7 @@ inline Window convWindow(const Node& node, const WindowAttrs& a, std::span<const
         if (out < 1)
             throw Error(node.describe() + ": kernel extent " + std::to_string(dk) + " does not fit input size " +
                         std::to_string(in) + " with pads " + std::to_string(pb) + "+" + std::to_string(pe));
-        w.in[j] = in;
-        w.k[j] = k;
-        w.s[j] = s;
-        w.d[j] = d;
-        w.pb[j] = pb;
-        w.pe[j] = pe;
-        w.out[j] = out;
+        w.setAxis(j, in, k, s, d, pb, pe, out);
     }
     return w;
 }
