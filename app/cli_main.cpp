@@ -57,6 +57,8 @@ Commands:
                                   metrics with 95 % intervals; progress on stderr
   sensitivity MODEL --data DATA [--settings LIST] [--metric M] [--json]
                                   each layer alone at each setting: the metric's drop
+                                  (top1, agreement, kl or sqnr_db; default top1 with
+                                  labels, else agreement, else sqnr_db)
   sweep MODEL --data DATA [--settings LIST] [--points N] [--json]
         [--max-drop X | --budget-bytes N] [--save-plan P.json]
                                   the size/quality frontier (Pareto points marked), or
@@ -71,6 +73,8 @@ Commands:
                                   runs the ONNX backend node tests under DIR and prints
                                   a table per op and "conformance: N passed, M failed,
                                   K unsupported"; exit status 1 if any failed
+
+MODEL is an ONNX file, or (info, run, eval) a .leger file written by export.
 
 Data options (eval, sensitivity, sweep, bench):
   --data PATH                     IDX images file (labels found by the standard naming),
