@@ -421,6 +421,13 @@ void TestConvKernels::randomConvs()
         {2, 64, 50, 1, 7, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, "", 0, 0, 1},
         {1, 600, 17, 1, 3, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, "HardSwish", 0, 0, 0},
         {2, 70, 9, 1, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, "LeakyRelu", 0.2f, 0, 1},
+        // The sample CNN's first two convs (row tiles; channel vectors), a channel block tail,
+        // a residual, a row shorter than two vectors and a 2-D stride.
+        {2, 1, 16, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 0},
+        {2, 16, 32, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 0},
+        {1, 1, 21, 1, 9, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, "HardSwish", 0, 0, 2},
+        {2, 1, 5, 1, 11, 19, 3, 5, 1, 1, 1, 1, 0, 1, 0, 1, false, "Clip", 0, 6, 1},
+        {1, 1, 33, 1, 16, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 1},
     };
     for (const ConvCase& c : fixed)
         checkCase(c, rng);

@@ -129,7 +129,15 @@ template <int Mr, int Nv>
         };
         if (ep.residual == 1)
             addResidual();
-        if (ep.act == Act::Clip) {
+        if (ep.act == Act::Clip && ep.p1 == std::numeric_limits<float>::infinity()) {
+            // Relu: min(+inf, v) is v (NaN included), so only the lower bound.
+            const R lo = V::set1(ep.p0);
+            LEGER_UNROLL
+            for (int i = 0; i < Mr; ++i)
+                LEGER_UNROLL
+                for (int v = 0; v < Nv; ++v)
+                    acc[i][v] = V::max(lo, acc[i][v]);
+        } else if (ep.act == Act::Clip) {
             const R lo = V::set1(ep.p0), hi = V::set1(ep.p1);
             LEGER_UNROLL
             for (int i = 0; i < Mr; ++i)
@@ -385,6 +393,14 @@ template <class T> T* alignedScratch(std::vector<std::int64_t>& buf, std::int64_
     return static_cast<T*>(std::align(alignof(T), static_cast<std::size_t>(n) * sizeof(T), raw, space));
 }
 
+/// n floats of v, aligned to 64 bytes (vector loads never straddle cache lines).
+inline float* alignedFloats(std::vector<float>& v, std::int64_t n)
+{
+    float* d = growK(v, n + 16);
+    const auto a = reinterpret_cast<std::uintptr_t>(d);
+    return d + ((64 - a % 64) % 64) / sizeof(float);
+}
+
 /// Packed path: B tiles of NRP columns packed from the input, columns running over images and
 /// output pixels (so small outputs of several images fill whole tiles); any stride.
 void convPacked(const GemmPlan& p, std::int64_t N, const float* x, const float* w, const float* b, const float* r,
@@ -611,12 +627,55 @@ void convDirectPointwise(const GemmPlan& p, std::int64_t N, const float* x, cons
     }
 }
 
+// ---- Row vectors x a block of output channels, for convs with few input values per output ----
+//
+// With a short K (e.g. one input channel, 3x3: K = 9) the GEMM tiles spend as much time storing
+// as computing. Here a tile is one vector of L outputs along a row for RB output channels:
+// RB accumulators, each tap one load of the input and RB FMAs with broadcast weights (packed
+// [k][RB] once per call), so the epilogue costs one store per RB x K FMAs. The input comes from
+// the phase-split zero-padded copy of convDirectPadded: no masks, no bounds in the K loop.
+
+constexpr int RB = V::RB;
+
+template <int MB>
+void rowKernel(std::int64_t K, const float* wt, const std::int64_t* off, const float* src, const float* bias,
+               float* y, const float* r, std::int64_t ldc, int lanes, const Epilogue& ep)
+{
+    R acc[MB][1];
+    LEGER_UNROLL
+    for (int i = 0; i < MB; ++i)
+        acc[i][0] = V::set1(bias[i]);
+    for (std::int64_t k = 0; k < K; ++k) {
+        const R xv = V::load(src + off[k]);
+        const float* wk = wt + k * RB;
+        LEGER_UNROLL
+        for (int i = 0; i < MB; ++i)
+            acc[i][0] = V::fma(V::set1(wk[i]), xv, acc[i][0]);
+    }
+    TileOut o;
+    o.c[0] = y;
+    o.r[0] = r;
+    o.lanes[0] = lanes;
+    o.ldc = ldc;
+    storeTile<MB, 1>(acc, o, kFinalize, nullptr, ep);
+}
+
+using RowKernel = void (*)(std::int64_t K, const float* wt, const std::int64_t* off, const float* src,
+                           const float* bias, float* y, const float* r, std::int64_t ldc, int lanes,
+                           const Epilogue& ep);
+template <int... I> constexpr auto makeRowTable(std::integer_sequence<int, I...>)
+{
+    return std::array<RowKernel, sizeof...(I)>{&rowKernel<I + 1>...};
+}
+/// kRowKernels[mb - 1]
+constexpr auto kRowKernels = makeRowTable(std::make_integer_sequence<int, RB>{});
+
 /// Direct path for other 2-D convs: vectors of L outputs along each output row read a
 /// zero-padded copy of the image in which every row is split into its S phases (columns
 /// j*S + ph for a horizontal stride S), so that each tap of a vector reads L consecutive floats,
 /// always inside the copy: no masks, no bounds. One image at a time, while its copy is in cache.
 void convDirectPadded(const GemmPlan& p, std::int64_t N, const float* x, const float* w, const float* b,
-                      const float* r, float* y, const Epilogue& ep, Scratch& s)
+                      const float* r, float* y, const Epilogue& ep, Scratch& s, bool rows = false)
 {
     const Geom& g = p.g;
     const std::int64_t S = g.sw;
@@ -638,6 +697,26 @@ void convDirectPadded(const GemmPlan& p, std::int64_t N, const float* x, const f
                 off[k] = c * chanStride + ky * g.dh * rowStride + (dx % S) * Wq + dx / S;
             }
     DirectTiles tiles(p, w, b, r, y, ep, off);
+    // Row mode: weights transposed by blocks of RB channels, wt[grp][blk][k][RB], zero past the
+    // last channel; then the blocks' biases, RB each.
+    const std::int64_t rblocks = (p.Mg + RB - 1) / RB;
+    float* wt = nullptr;
+    float* bt = nullptr;
+    if (rows) {
+        wt = growK(s.pack, g.G * rblocks * (p.K + 1) * RB);
+        bt = wt + g.G * rblocks * p.K * RB;
+        for (std::int64_t grp = 0; grp < g.G; ++grp)
+            for (std::int64_t blk = 0; blk < rblocks; ++blk) {
+                float* dst = wt + (grp * rblocks + blk) * p.K * RB;
+                for (std::int64_t j = 0; j < RB; ++j) {
+                    const std::int64_t m = blk * RB + j;
+                    const float* src = w + (grp * p.Mg + m) * p.K;
+                    for (std::int64_t k = 0; k < p.K; ++k)
+                        dst[k * RB + j] = m < p.Mg ? src[k] : 0.0f;
+                    bt[(grp * rblocks + blk) * RB + j] = b && m < p.Mg ? b[grp * p.Mg + m] : 0.0f;
+                }
+            }
+    }
     // The padding is zeroed once; each image then rewrites the same interior rows.
     zeroN(xp, g.C * chanStride);
     const std::int64_t r0 = std::clamp<std::int64_t>(g.pt, 0, Hp);
@@ -675,6 +754,24 @@ void convDirectPadded(const GemmPlan& p, std::int64_t N, const float* x, const f
                             o[ph * Wq + j] = pr[j * S + ph];
                 }
             }
+        }
+        if (rows) {
+            for (std::int64_t grp = 0; grp < g.G; ++grp)
+                for (std::int64_t blk = 0; blk < rblocks; ++blk) {
+                    const int mb = static_cast<int>(std::min<std::int64_t>(RB, p.Mg - blk * RB));
+                    const RowKernel kern = kRowKernels[static_cast<std::size_t>(mb - 1)];
+                    const float* wb = wt + (grp * rblocks + blk) * p.K * RB;
+                    const float* bb = bt + (grp * rblocks + blk) * RB;
+                    const float* xg = xp + grp * p.Cg * chanStride;
+                    const std::int64_t yo = (img * g.M + grp * p.Mg + blk * RB) * p.outSize;
+                    for (std::int64_t oy = 0; oy < g.OH; ++oy)
+                        for (std::int64_t ox0 = 0; ox0 < g.OW; ox0 += L) {
+                            const std::int64_t at = yo + oy * g.OW + ox0;
+                            kern(p.K, wb, off, xg + oy * g.sh * rowStride + ox0, bb, y + at, r ? r + at : nullptr,
+                                 p.outSize, static_cast<int>(std::min<std::int64_t>(L, g.OW - ox0)), ep);
+                        }
+                }
+            continue;
         }
         for (std::int64_t grp = 0; grp < g.G; ++grp)
             for (std::int64_t oy = 0; oy < g.OH; ++oy)
@@ -751,6 +848,20 @@ void cvKernel(std::int64_t K, const float* wt, const std::int64_t* off, const fl
                 rows[p] = p0 + p < P ? acc[p0 + p < P ? p0 + p : 0][v] : V::zero();
             V::transpose(rows);
             const int n = std::min(L, o.channels - v * L);
+            if (n == L) {
+                // All L channels: the epilogue stage by stage over the block.
+                R blk[L][1];
+                LEGER_UNROLL
+                for (int j = 0; j < L; ++j)
+                    blk[j][0] = rows[j];
+                TileOut t;
+                t.c[0] = o.y + v * L * o.ldc + p0;
+                t.r[0] = o.r ? o.r + v * L * o.ldc + p0 : nullptr;
+                t.lanes[0] = np;
+                t.ldc = o.ldc;
+                storeTile<L, 1>(blk, t, kFinalize, nullptr, ep);
+                continue;
+            }
             for (int j = 0; j < n; ++j) {
                 const std::int64_t c = v * L + j;
                 const R t = finish(rows[j], o.r ? o.r + c * o.ldc + p0 : nullptr, m, full, e);
@@ -810,7 +921,7 @@ void convChannelVectors(const GemmPlan& p, std::int64_t N, const float* x, const
     // Weights transposed by blocks of CB channels: wt[block][k][CB], zero past the last channel;
     // then the blocks' biases, CB each.
     const std::int64_t blocks = (p.Mg + CB - 1) / CB;
-    float* wt = growK(s.pack, g.G * blocks * (p.K + 1) * CB);
+    float* wt = alignedFloats(s.pack, g.G * blocks * (p.K + 1) * CB);
     float* bt = wt + g.G * blocks * p.K * CB;
     for (std::int64_t grp = 0; grp < g.G; ++grp)
         for (std::int64_t j = 0; j < blocks * CB; ++j)
@@ -887,7 +998,9 @@ bool convGemmImpl(const Geom& g, std::int64_t N, const float* x, const float* w,
             return true;
         }
         if (2 * g.OW >= L) {
-            convDirectPadded(p, N, x, w, b, r, y, ep, s);
+            // Up to K = 64 (measured: faster below ~40 taps, even at 72), tiles of one row
+            // vector for RB channels rather than the GEMM-like MR x NV tiles.
+            convDirectPadded(p, N, x, w, b, r, y, ep, s, p.K <= 64);
             return true;
         }
     }
