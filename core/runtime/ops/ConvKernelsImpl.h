@@ -805,34 +805,11 @@ struct CvOut {
 using CvKernel = void (*)(std::int64_t K, const float* wt, const std::int64_t* off, const float* base,
                           std::int64_t stride, const CvOut& o, const Epilogue& ep);
 
-template <int P, int MV, int S>
-void cvKernel(std::int64_t K, const float* wt, const std::int64_t* off, const float* base, std::int64_t stride,
-              const CvOut& o, const Epilogue& ep)
+/// The epilogue of a channel-vector tile: blocks of L pixels x L channels, transposed to rows of
+/// pixels, then bias-free finishing (the sums started from the bias) and the stores.
+template <int P, int MV>
+[[gnu::always_inline]] inline void cvStore(R (&acc)[P][MV], const CvOut& o, const Epilogue& ep)
 {
-    const std::int64_t st = S > 0 ? S : stride;
-    // The sums start from the bias (CB channels, zero past the last).
-    R acc[P][MV];
-    LEGER_UNROLL
-    for (int v = 0; v < MV; ++v) {
-        const R b0 = V::load(o.bias + v * L);
-        LEGER_UNROLL
-        for (int p = 0; p < P; ++p)
-            acc[p][v] = b0;
-    }
-    for (std::int64_t k = 0; k < K; ++k) {
-        const float* xk = base + off[k];
-        R wv[MV];
-        LEGER_UNROLL
-        for (int v = 0; v < MV; ++v)
-            wv[v] = V::load(wt + k * CB + v * L);
-        LEGER_UNROLL
-        for (int p = 0; p < P; ++p) {
-            const R bv = V::set1(xk[p * st]);
-            LEGER_UNROLL
-            for (int v = 0; v < MV; ++v)
-                acc[p][v] = V::fma(bv, wv[v], acc[p][v]);
-        }
-    }
     const EpV e(ep);
     // Blocks of L pixels x L channels, transposed to rows of pixels.
     LEGER_UNROLL
@@ -874,6 +851,38 @@ void cvKernel(std::int64_t K, const float* wt, const std::int64_t* off, const fl
     }
 }
 
+
+template <int P, int MV, int S>
+void cvKernel(std::int64_t K, const float* wt, const std::int64_t* off, const float* base, std::int64_t stride,
+              const CvOut& o, const Epilogue& ep)
+{
+    const std::int64_t st = S > 0 ? S : stride;
+    // The sums start from the bias (CB channels, zero past the last).
+    R acc[P][MV];
+    LEGER_UNROLL
+    for (int v = 0; v < MV; ++v) {
+        const R b0 = V::load(o.bias + v * L);
+        LEGER_UNROLL
+        for (int p = 0; p < P; ++p)
+            acc[p][v] = b0;
+    }
+    for (std::int64_t k = 0; k < K; ++k) {
+        const float* xk = base + off[k];
+        R wv[MV];
+        LEGER_UNROLL
+        for (int v = 0; v < MV; ++v)
+            wv[v] = V::load(wt + k * CB + v * L);
+        LEGER_UNROLL
+        for (int p = 0; p < P; ++p) {
+            const R bv = V::set1(xk[p * st]);
+            LEGER_UNROLL
+            for (int v = 0; v < MV; ++v)
+                acc[p][v] = V::fma(bv, wv[v], acc[p][v]);
+        }
+    }
+    cvStore<P, MV>(acc, o, ep);
+}
+
 template <int MV, int S, int... I> constexpr auto makeCvRow(std::integer_sequence<int, I...>)
 {
     return std::array<CvKernel, sizeof...(I)>{&cvKernel<I + 1, MV, S>...};
@@ -887,17 +896,81 @@ const std::array<std::array<std::array<CvKernel, CVP>, CVMV>, 3> kCvKernels{
     {makeCvTable<0>(std::make_integer_sequence<int, CVMV>{}), makeCvTable<1>(std::make_integer_sequence<int, CVMV>{}),
      makeCvTable<2>(std::make_integer_sequence<int, CVMV>{})}};
 
+/// Channel vectors for 3x3, stride 2, pad 1 windows that end inside the input (2 OW <= W,
+/// 2 OH <= H; the usual downsampling conv): the broadcasts read the image itself, no padded copy
+/// (which cost ~8 % of the time). Only the top row (ky = 0 of output row 0, skipped by ky0 = 1)
+/// and the left column (kx = 0 of pixel 0 when Left) fall in the padding. x points at input row
+/// 2 oy - 1 + ky0, column 2 ox0 of channel 0; wt as for cvKernel, k = (c * 3 + ky) * 3 + kx.
+template <int P, int MV, bool Left>
+void cvDirect3s2(std::int64_t Cg, const float* wt, const float* x, std::int64_t inSize, std::int64_t W, int ky0,
+                 const CvOut& o, const Epilogue& ep)
+{
+    R acc[P][MV];
+    LEGER_UNROLL
+    for (int v = 0; v < MV; ++v) {
+        const R b0 = V::load(o.bias + v * L);
+        LEGER_UNROLL
+        for (int p = 0; p < P; ++p)
+            acc[p][v] = b0;
+    }
+    for (std::int64_t c = 0; c < Cg; ++c)
+        for (int ky = ky0; ky < 3; ++ky) {
+            const float* row = x + c * inSize + (ky - ky0) * W;
+            const float* wk = wt + (c * 9 + ky * 3) * CB;
+            LEGER_UNROLL
+            for (int kx = 0; kx < 3; ++kx) {
+                // Opaque to the compiler, so that it does not share broadcasts between taps
+                // (tap kx + 2 of pixel p is tap kx of pixel p + 1): that runs out of registers.
+                const float* xk = row + kx;
+                asm("" : "+r"(xk));
+                R wv[MV];
+                LEGER_UNROLL
+                for (int v = 0; v < MV; ++v)
+                    wv[v] = V::load(wk + kx * CB + v * L);
+                LEGER_UNROLL
+                for (int p = 0; p < P; ++p) {
+                    if (Left && p == 0 && kx == 0)
+                        continue; // column -1: padding
+                    const R bv = V::set1(xk[2 * p - 1]); // column 2 (ox0 + p) + kx - 1
+                    LEGER_UNROLL
+                    for (int v = 0; v < MV; ++v)
+                        acc[p][v] = V::fma(bv, wv[v], acc[p][v]);
+                }
+            }
+        }
+    cvStore<P, MV>(acc, o, ep);
+}
+
+using CvDirectKernel = void (*)(std::int64_t Cg, const float* wt, const float* x, std::int64_t inSize,
+                                std::int64_t W, int ky0, const CvOut& o, const Epilogue& ep);
+template <int MV, bool Left, int... I> constexpr auto makeCvDirectRow(std::integer_sequence<int, I...>)
+{
+    return std::array<CvDirectKernel, sizeof...(I)>{&cvDirect3s2<I + 1, MV, Left>...};
+}
+template <bool Left, int... J> constexpr auto makeCvDirectTable(std::integer_sequence<int, J...>)
+{
+    return std::array<std::array<CvDirectKernel, CVP>, sizeof...(J)>{
+        makeCvDirectRow<J + 1, Left>(std::make_integer_sequence<int, CVP>{})...};
+}
+/// [left column in the tile][mv - 1][p - 1]
+const std::array<std::array<std::array<CvDirectKernel, CVP>, CVMV>, 2> kCvDirectKernels{
+    {makeCvDirectTable<false>(std::make_integer_sequence<int, CVMV>{}),
+     makeCvDirectTable<true>(std::make_integer_sequence<int, CVMV>{})}};
+
 void convChannelVectors(const GemmPlan& p, std::int64_t N, const float* x, const float* w, const float* b,
                         const float* r, float* y, const Epilogue& ep, Scratch& s)
 {
     const Geom& g = p.g;
+    const bool direct = g.KH == 3 && g.KW == 3 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 1 &&
+                        g.pl == 1 && 2 * g.OW <= g.W && 2 * g.OH <= g.H;
     // Zero-padded copy of the input: exactly the rows and columns the windows read.
     const std::int64_t Hp = (g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1;
     const std::int64_t Wp = (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1;
     const std::int64_t plane = Hp * Wp;
-    float* xp = growK(s.split, g.C * plane);
+    float* xp = growK(s.split, direct ? 0 : g.C * plane);
     // The padding is zeroed once; each image then rewrites the same interior.
-    zeroN(xp, g.C * plane);
+    if (!direct)
+        zeroN(xp, g.C * plane);
     const std::int64_t c0 = std::clamp<std::int64_t>(g.pl, 0, Wp);
     const std::int64_t c1 = std::clamp<std::int64_t>(g.pl + g.W, c0, Wp);
     const std::int64_t r0 = std::clamp<std::int64_t>(g.pt, 0, Hp);
@@ -940,7 +1013,8 @@ void convChannelVectors(const GemmPlan& p, std::int64_t N, const float* x, const
     const std::int64_t tiles = (g.OW + CVP - 1) / CVP;
     for (std::int64_t img = 0; img < N; ++img) {
         // One image at a time, while its padded copy is in cache.
-        padImage(img);
+        if (!direct)
+            padImage(img);
         for (std::int64_t grp = 0; grp < g.G; ++grp)
             for (std::int64_t blk = 0; blk < blocks; ++blk) {
                 const int channels = static_cast<int>(std::min(CB, p.Mg - blk * CB));
@@ -961,6 +1035,15 @@ void convChannelVectors(const GemmPlan& p, std::int64_t N, const float* x, const
                         const std::int64_t at = yo + oy * g.OW + ox0;
                         o.y = y + at;
                         o.r = r ? r + at : nullptr;
+                        if (direct) {
+                            const auto& dk = kCvDirectKernels[ox0 == 0 ? 1 : 0][static_cast<std::size_t>(mv - 1)];
+                            const int ky0 = oy == 0 ? 1 : 0;
+                            const float* xs =
+                                x + (img * g.C + grp * p.Cg) * p.inSize + (2 * oy - 1 + ky0) * g.W + 2 * ox0;
+                            dk[static_cast<std::size_t>(np - 1)](p.Cg, wb, xs, p.inSize, g.W, ky0, o, ep);
+                            ox0 += np;
+                            continue;
+                        }
                         row[static_cast<std::size_t>(np - 1)](p.K, wb, off, xi + oy * g.sh * Wp + ox0 * g.sw, g.sw,
                                                              o, ep);
                         ox0 += np;
