@@ -421,6 +421,21 @@ void TestConvKernels::randomConvs()
         {2, 64, 50, 1, 7, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, "", 0, 0, 1},
         {1, 600, 17, 1, 3, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, "HardSwish", 0, 0, 0},
         {2, 70, 9, 1, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, "LeakyRelu", 0.2f, 0, 1},
+        // The sample CNN's first two convs (row tiles; channel vectors), a channel block tail,
+        // a residual, a row shorter than two vectors and a 2-D stride.
+        {2, 1, 16, 1, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 0},
+        {2, 16, 32, 1, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 0},
+        {1, 1, 21, 1, 9, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, "HardSwish", 0, 0, 2},
+        {2, 1, 5, 1, 11, 19, 3, 5, 1, 1, 1, 1, 0, 1, 0, 1, false, "Clip", 0, 6, 1},
+        {1, 1, 33, 1, 16, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 1},
+        // Channel vectors reading the input itself (3x3, stride 2, pad 1, even sizes): several
+        // tiles per row, a partial and a second channel block, groups, residuals; and an odd
+        // size, which takes the padded copy.
+        {2, 8, 20, 1, 40, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "HardSwish", 0, 0, 1},
+        {1, 5, 40, 1, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false, "Clip", -0.5f, 0.7f, 2},
+        {2, 8, 40, 2, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "LeakyRelu", 0.1f, 0, 0},
+        {1, 16, 32, 1, 29, 27, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "Relu", 0, 0, 0},
+        {3, 12, 24, 1, 2, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, "", 0, 0, 0},
     };
     for (const ConvCase& c : fixed)
         checkCase(c, rng);

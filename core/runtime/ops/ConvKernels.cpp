@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -96,6 +97,7 @@ struct V {
     static constexpr int NV = 2;
     static constexpr int CVMV = 1; // channel-vector tiles: 12 pixels x 1 vector of channels
     static constexpr int CVP = 12;
+    static constexpr int RB = 8; // row tiles: 1 vector of pixels x 8 channels
     static R zero() { return _mm256_setzero_ps(); }
     static R set1(float v) { return _mm256_set1_ps(v); }
     static R load(const float* p) { return _mm256_loadu_ps(p); }
@@ -196,6 +198,7 @@ struct V {
     static constexpr int NV = 3;
     static constexpr int CVMV = 2; // channel-vector tiles: 14 pixels x 2 vectors of channels
     static constexpr int CVP = 14;
+    static constexpr int RB = 16; // row tiles: 1 vector of pixels x 16 channels
     static R zero() { return _mm512_setzero_ps(); }
     static R set1(float v) { return _mm512_set1_ps(v); }
     static R load(const float* p) { return _mm512_loadu_ps(p); }
