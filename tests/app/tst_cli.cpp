@@ -47,6 +47,7 @@ private slots:
     void errorsNameTheProblem_data();
     void errorsNameTheProblem();
     void evalJson();
+    void shippedRecipe();
     void exportedContainerHasTheShownSize();
     void runWithPlan();
     void sweepFitsTheDrop();
@@ -164,6 +165,16 @@ void TestCli::evalJson()
     const QJsonObject fc1 = q["layers"][4]["bytes_detail"].toObject(); // fc1: 48 x 3136 int8, 48 scales
     QCOMPARE(fc1["codes"].toInteger(), qint64(48 * 3136));
     QCOMPARE(fc1["scales"].toInteger(), qint64(2 * 48));
+}
+
+void TestCli::shippedRecipe()
+{
+    // The README's first command: the sample compressed by its shipped recipe.
+    const QJsonObject q = json({"eval", kSample, "--data", kImages, "--plan",
+                                LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.plan.json", "--json"});
+    QCOMPARE(q["size_bytes"].toInteger(), qint64(95544));
+    QVERIFY(q["metrics"]["agreement"]["value"].toDouble() >= 0.99);
+    QCOMPARE(q["layers"][4]["setting"].toString(), QString("int4-g32"));
 }
 
 void TestCli::exportedContainerHasTheShownSize()
