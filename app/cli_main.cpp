@@ -261,7 +261,7 @@ int cmdRun(const Args& a)
             if (settings[i].isNone())
                 continue;
             const Tensor& w = *m.graph.initializer(layers[i].name);
-            weights.push_back(decompressWeightAs(compressWeight(layers[i], w, settings[i]), layers[i], w.dtype()));
+            weights.push_back(evaluatedWeight(layers[i], w, settings[i]));
             options.weights[layers[i].name] = &weights.back();
         }
     }

@@ -134,6 +134,16 @@ CompressedWeight compressWeight(const Layer& layer, const Tensor& weight, const 
     return c;
 }
 
+Tensor evaluatedWeight(const Layer& layer, const Tensor& weight, const LayerSetting& s, CompressedWeight* compressed)
+{
+    Tensor dequantized; // float32
+    CompressedWeight c = compressWeight(layer, weight, s, dequantized);
+    Tensor out = weight.dtype() == DType::Float32 ? std::move(dequantized) : decompressWeightAs(c, layer, weight.dtype());
+    if (compressed)
+        *compressed = std::move(c);
+    return out;
+}
+
 void decompressWeight(const CompressedWeight& c, const Layer& layer, Tensor& out)
 {
     if (c.rows != layer.rows || c.cols != layer.cols)

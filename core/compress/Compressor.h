@@ -27,6 +27,12 @@ double weightSqnrDb(const Tensor& original, const Tensor& dequantized);
 /// their types; a float16 weight quantized to float16 round-trips exactly).
 Tensor decompressWeightAs(const CompressedWeight& c, const Layer& layer, DType dtype);
 
+/// The weight as evaluation and `run --plan` use it: compressed under s, then dequantized (in
+/// the quantizer's pass) into the original weight's dtype. `compressed`, when given, receives
+/// the compressed form (e.g. for its nonFinite count).
+Tensor evaluatedWeight(const Layer& layer, const Tensor& weight, const LayerSetting& s,
+                       CompressedWeight* compressed = nullptr);
+
 /// The layer's weight as its (rows, cols) row-major matrix in float32.
 std::vector<float> layerMatrix(const Layer& layer, const Tensor& weight);
 

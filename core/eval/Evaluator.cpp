@@ -320,16 +320,8 @@ Evaluator::Evaluator(const Model& model, const Dataset& data, Preprocessing pre,
     d.classes = wide == 1 && d.perSample >= 2 ? d.perSample : 0;
     // (Labels without a classifier output: only the output SQNR is measured.)
 
-    // Peak bytes per sample of any value, from an unfused run with an observer.
-    std::size_t peak = 1;
-    {
-        Executor probe(model, eo);
-        probe.setObserver([&](const Node&, const KernelArgs& args) {
-            for (std::size_t i = 0; i < args.outputCount(); ++i)
-                peak = std::max(peak, args.output(i).byteSize());
-        });
-        probe.run(in);
-    }
+    // Peak bytes per sample of any value the steps produce, for the chunk size.
+    const std::size_t peak = std::max<std::size_t>(1, d.base->largestValueBytes(in));
     chunk_ = std::clamp<std::int64_t>(static_cast<std::int64_t>((std::size_t{4} << 20) / peak), 8, 512);
     for (std::int64_t s = 0; s < total_; s += chunk_)
         d.chunks.emplace_back(s, std::min(chunk_, total_ - s));
@@ -351,11 +343,8 @@ std::shared_ptr<const Tensor> Evaluator::weight(std::size_t layer, const LayerSe
     if (it == d.weights.end()) {
         const Layer& l = layers_.at(layer);
         const Tensor* original = d.model.graph.initializer(l.name);
-        Tensor dequantized; // float32, one pass with the quantizer
-        const CompressedWeight c = compressWeight(l, *original, setting, dequantized);
-        auto t = std::make_shared<Tensor>(original->dtype() == DType::Float32
-                                              ? std::move(dequantized)
-                                              : decompressWeightAs(c, l, original->dtype()));
+        CompressedWeight c;
+        auto t = std::make_shared<Tensor>(evaluatedWeight(l, *original, setting, &c));
         Impl::WeightEntry e;
         e.stats.weightSqnrDb = weightSqnrDb(*original, *t);
         e.stats.nonFinite = c.nonFinite;

@@ -396,6 +396,17 @@ void Executor::runRange(std::span<const Tensor* const> inputs, std::size_t from,
     runSteps(from, std::min(to, steps_.size()), cancel);
 }
 
+std::size_t Executor::largestValueBytes(std::span<const Tensor* const> inputs, const CancelToken* cancel)
+{
+    for (const auto& [slot, value] : restoreSlots_)
+        slots_[static_cast<std::size_t>(slot)] = value;
+    restoreSlots_.clear();
+    bindInputs(inputs);
+    stepBytes_.assign(steps_.size(), 0);
+    runSteps(0, steps_.size(), cancel, true);
+    return stepBytes_.empty() ? 0 : *std::max_element(stepBytes_.begin(), stepBytes_.end());
+}
+
 /// Slices of inputs [b0, b0 + count) along axis 0 into sliceInputs_, which the input slots read.
 static void sliceRows(std::span<const Tensor* const> inputs, std::int64_t batch, std::int64_t b0, std::int64_t count,
                       std::vector<Tensor>& slices)

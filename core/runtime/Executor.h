@@ -81,6 +81,9 @@ public:
     /// left them (slotValue); they must stay alive until the next run.
     void runRange(std::span<const Tensor* const> inputs, std::size_t from, std::size_t to,
                   std::span<const Tensor* const> restored, const CancelToken* cancel = nullptr);
+    /// Runs the graph once on these inputs (never in batch slices) and returns the bytes of the
+    /// largest value a step produced, for sizing batches.
+    std::size_t largestValueBytes(std::span<const Tensor* const> inputs, const CancelToken* cancel = nullptr);
     /// The current value of a slot (after a run that computed it).
     const Tensor& slotValue(int slot) const { return *slots_[static_cast<std::size_t>(slot)]; }
 

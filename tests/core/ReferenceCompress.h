@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "compress/CompressedWeight.h"
+#include "compress/LayerSetting.h"
 #include "model/Half.h"
 #include "model/Layer.h"
 #include "model/Tensor.h"
@@ -168,6 +171,25 @@ inline LayerSetting floatSetting(WeightFormat f, double sparsity = 0)
     s.format = f;
     s.sparsity = sparsity;
     return s;
+}
+
+/// The settings the export tests name, through LayerSetting's compact specs.
+inline LayerSetting namedSetting(const std::string& name)
+{
+    static const std::map<std::string, std::string> specs = {
+        {"int8 channel sym", "int8"},
+        {"int8 channel asym", "int8-asym"},
+        {"int8 tensor asym", "int8-tensor-asym"},
+        {"int8 g32 sym", "int8-g32"},
+        {"int4 g32 sym", "int4-g32"},
+        {"int4 g32 asym", "int4-g32-asym"},
+        {"int3 channel asym pruned", "int3-asym-s50"},
+        {"int6 g64 sym pruned", "int6-g64-s30"},
+        {"float16", "float16"},
+        {"bfloat16 pruned", "bfloat16-s25"},
+        {"float32 pruned", "float32-s60"},
+    };
+    return parseSettingSpec(specs.at(name));
 }
 
 } // namespace leger::test

@@ -35,33 +35,13 @@ const std::string kSource = LEGER_SOURCE_DIR;
 /// The settings of a named configuration, for layer i.
 LayerSetting settingFor(const QString& config, std::size_t i)
 {
-    if (config == "int8 channel sym")
-        return intSetting(8, Granularity::Channel, true);
-    if (config == "int8 channel asym")
-        return intSetting(8, Granularity::Channel, false);
-    if (config == "int8 tensor asym")
-        return intSetting(8, Granularity::Tensor, false);
-    if (config == "int8 g32 sym")
-        return intSetting(8, Granularity::Group, true, 32);
-    if (config == "int4 g32 sym")
-        return intSetting(4, Granularity::Group, true, 32);
-    if (config == "int4 g32 asym")
-        return intSetting(4, Granularity::Group, false, 32);
-    if (config == "int3 channel asym pruned")
-        return intSetting(3, Granularity::Channel, false, 32, 0.5);
-    if (config == "int6 g64 sym pruned")
-        return intSetting(6, Granularity::Group, true, 64, 0.3);
-    if (config == "float16")
-        return floatSetting(WeightFormat::Float16);
-    if (config == "bfloat16 pruned")
-        return floatSetting(WeightFormat::BFloat16, 0.25);
-    if (config == "float32 pruned")
-        return floatSetting(WeightFormat::Float32, 0.6);
+    if (config != "mixed")
+        return namedSetting(config.toStdString());
     // "mixed": a different setting per layer, the first left uncompressed.
     static const char* cycle[] = {nullptr, "int4 g32 asym", "float16", "int8 channel sym", "float32 pruned",
                                   "int8 tensor asym", "int3 channel asym pruned", "bfloat16 pruned"};
     const char* c = cycle[i % (sizeof cycle / sizeof cycle[0])];
-    return c ? settingFor(QString::fromLatin1(c), i) : LayerSetting::none();
+    return c ? namedSetting(c) : LayerSetting::none();
 }
 
 /// Runs model on its inputs (in input order); returns a copy of each output.

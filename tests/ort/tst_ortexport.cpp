@@ -78,28 +78,11 @@ QString firstDifference(const Tensor& got, const Tensor& want)
 /// The setting of a named configuration for layer i ("mixed": a different one per layer).
 LayerSetting settingFor(const QString& config, std::size_t i)
 {
-    if (config == "int8 channel sym")
-        return intSetting(8, Granularity::Channel, true);
-    if (config == "int8 channel asym")
-        return intSetting(8, Granularity::Channel, false);
-    if (config == "int8 tensor asym")
-        return intSetting(8, Granularity::Tensor, false);
-    if (config == "int8 g32 sym")
-        return intSetting(8, Granularity::Group, true, 32);
-    if (config == "int4 g32 sym")
-        return intSetting(4, Granularity::Group, true, 32);
-    if (config == "int4 g32 asym")
-        return intSetting(4, Granularity::Group, false, 32);
-    if (config == "int3 channel asym pruned")
-        return intSetting(3, Granularity::Channel, false, 32, 0.5);
-    if (config == "float16")
-        return floatSetting(WeightFormat::Float16);
-    if (config == "bfloat16 pruned")
-        return floatSetting(WeightFormat::BFloat16, 0.25);
+    if (config != "mixed")
+        return namedSetting(config.toStdString());
     static const char* cycle[] = {"int4 g32 asym", "float16", "int8 channel sym", "float32 pruned", "int8 tensor asym",
                                   "int3 channel asym pruned", "bfloat16 pruned", "int4 g32 sym"};
-    const QString c = QString::fromLatin1(cycle[i % (sizeof cycle / sizeof cycle[0])]);
-    return c == "float32 pruned" ? floatSetting(WeightFormat::Float32, 0.6) : settingFor(c, i);
+    return namedSetting(cycle[i % (sizeof cycle / sizeof cycle[0])]);
 }
 
 } // namespace
