@@ -1,57 +1,91 @@
 // leger: the workbench window.
 #include <QApplication>
-#include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QTimer>
+#include <cblas.h>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "MainWindow.h"
 
 namespace {
 
-constexpr const char* kHelp = R"(Usage: leger [MODEL]
+constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session FILE]
 
-Opens MODEL (an ONNX file) in the Leger workbench; with no argument, opens the bundled
-Fashion-MNIST sample.
+Opens MODEL (an ONNX file) in the Leger workbench, with DATA (IDX images, .npz, .npy, or a folder
+of images per class) to measure it on; with no argument, opens the bundled Fashion-MNIST sample
+with its 2,000 test images. --session opens a saved session (.leger-session) instead.
 
 Options:
-  -h, --help     this help
-  --version      the version
+  --data DATA      evaluation data for MODEL
+  --session FILE   a saved session
+  -h, --help       this help
+  --version        the version
 )";
 
-/// The bundled sample: next to the installed binary's share folder, else in the source tree.
-QString samplePath()
+/// The bundled sample folder: beside the installed binary's share folder, else in the source tree.
+QString sampleDir()
 {
-    const QString installed =
-        QDir(QCoreApplication::applicationDirPath()).filePath("../share/leger/sample/fashion_mnist_cnn.onnx");
-    if (QFileInfo::exists(installed))
+    const QString installed = QDir(QCoreApplication::applicationDirPath()).filePath("../share/leger/sample");
+    if (QFileInfo::exists(installed + "/fashion_mnist_cnn.onnx"))
         return QDir::cleanPath(installed);
-    return QStringLiteral(LEGER_SOURCE_SAMPLE_DIR "/fashion_mnist_cnn.onnx");
+    return QStringLiteral(LEGER_SOURCE_SAMPLE_DIR);
 }
 
 } // namespace
 
 int main(int argc, char** argv)
 {
-    // Answer --help/--version before QApplication: it aborts without a display.
+    // Answer --help/--version and bad arguments before QApplication: it aborts without a display.
+    std::string model, data, session;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
+        const std::string a = argv[i];
+        if (a == "-h" || a == "--help") {
             std::fputs(kHelp, stdout);
             return 0;
         }
-        if (!std::strcmp(argv[i], "--version")) {
+        if (a == "--version") {
             std::printf("leger %s\n", LEGER_VERSION);
             return 0;
         }
+        if ((a == "--data" || a == "--session") && i + 1 < argc) {
+            (a == "--data" ? data : session) = argv[++i];
+        } else if (!a.empty() && a[0] == '-') {
+            std::fprintf(stderr, "leger: unknown option %s (see leger --help)\n", a.c_str());
+            return 2;
+        } else if (model.empty()) {
+            model = a;
+        } else {
+            std::fprintf(stderr, "leger: one MODEL at most (see leger --help)\n");
+            return 2;
+        }
     }
+    // OpenBLAS runs only inside the engine's worker; with one thread there it leaves the other
+    // cores to the GUI thread (and the rest of the machine), which keeps the event loop free.
+    openblas_set_num_threads(1);
+
     QApplication app(argc, argv);
     QApplication::setApplicationName("Leger");
     QApplication::setOrganizationName("Leger");
     QApplication::setApplicationVersion(LEGER_VERSION);
-    const QStringList args = QApplication::arguments().mid(1);
+    QApplication::setDesktopFileName("leger");
     leger::ui::MainWindow window;
-    window.openModel(args.isEmpty() ? samplePath() : args.first());
     window.show();
+    // Open after the window is up, so that it shows at once and errors have a parent.
+    QTimer::singleShot(0, &window, [&] {
+        if (!session.empty()) {
+            window.openSession(QString::fromStdString(session));
+        } else if (!model.empty()) {
+            window.openModel(QString::fromStdString(model), QString::fromStdString(data));
+        } else if (!window.offerRecovery()) {
+            const QDir dir(sampleDir());
+            window.openModel(dir.filePath("fashion_mnist_cnn.onnx"),
+                             data.empty() ? dir.filePath("fashion-mnist-test-2000-images-idx3-ubyte.gz")
+                                          : QString::fromStdString(data));
+        }
+    });
     return QApplication::exec();
 }

@@ -1,82 +1,549 @@
 #include "MainWindow.h"
 
 #include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QHeaderView>
-#include <QLabel>
-#include <QLocale>
+#include <QFutureWatcher>
+#include <QInputDialog>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
 #include <QStatusBar>
 #include <QTableView>
+#include <QToolBar>
+#include <QUndoStack>
 #include <QVBoxLayout>
+#include <QtConcurrent>
 
-#include "io/OnnxReader.h"
+#include "charts/LayerBytesChart.h"
+#include "charts/SensitivityView.h"
+#include "charts/TradeoffChart.h"
+#include "charts/WeightHistogram.h"
+#include "compress/Plan.h"
+#include "io/Exporter.h"
 #include "layers/LayerTableModel.h"
-#include "model/Model.h"
-#include "util/Error.h"
+#include "layers/LayersPanel.h"
+#include "panels/LayerViewsPanel.h"
+#include "panels/SummaryStrip.h"
+#include "panels/TradeoffPanel.h"
+#include "session/AppSettings.h"
+#include "session/Autosaver.h"
+#include "session/CsvExport.h"
+#include "session/SessionFile.h"
+#include "workbench/MetricInfo.h"
+#include "workbench/Workbench.h"
 
 namespace leger::ui {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), layers_(new LayerTableModel(this))
+namespace {
+const QString kSessionFilter = QObject::tr("Leger sessions (*.leger-session)");
+const QString kModelFilter = QObject::tr("ONNX models (*.onnx)");
+const QString kDataFilter =
+    QObject::tr("Evaluation data (*-idx3-ubyte *-idx3-ubyte.gz *.npz *.npy);;All files (*)");
+
+bool isSession(const QString& p) { return p.endsWith(".leger-session", Qt::CaseInsensitive); }
+bool isModel(const QString& p) { return p.endsWith(".onnx", Qt::CaseInsensitive) || p.endsWith(".leger", Qt::CaseInsensitive); }
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), workbench_(new Workbench(this))
 {
     setWindowTitle(tr("Leger"));
+    setAcceptDrops(true);
+    setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
+
+    summary_ = new SummaryStrip(workbench_, this);
+    tradeoff_ = new TradeoffPanel(workbench_, this);
     auto* central = new QWidget(this);
-    auto* layout = new QVBoxLayout(central);
-    summary_ = new QLabel(tr("Open an ONNX model to see its compressible layers."), central);
-    summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    layerView_ = new QTableView(central);
-    layerView_->setModel(layers_);
-    layerView_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    layerView_->horizontalHeader()->setSectionResizeMode(LayerTableModel::Name, QHeaderView::Stretch);
-    layerView_->verticalHeader()->hide();
-    layout->addWidget(summary_);
-    layout->addWidget(layerView_);
+    auto* cl = new QVBoxLayout(central);
+    cl->setContentsMargins(0, 0, 0, 0);
+    cl->setSpacing(0);
+    cl->addWidget(summary_);
+    cl->addWidget(tradeoff_, 1);
     setCentralWidget(central);
 
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    QAction* open = file->addAction(tr("&Open Model…"), this, &MainWindow::chooseModel);
-    open->setShortcut(QKeySequence::Open);
-    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
-    resize(900, 560);
+    layers_ = new LayersPanel(workbench_, this);
+    layersDock_ = new QDockWidget(tr("Layers"), this);
+    layersDock_->setObjectName("layersDock");
+    layersDock_->setWidget(layers_);
+    addDockWidget(Qt::LeftDockWidgetArea, layersDock_);
+
+    views_ = new LayerViewsPanel(workbench_, this);
+    viewsDock_ = new QDockWidget(tr("Layer views"), this);
+    viewsDock_->setObjectName("layerViewsDock");
+    viewsDock_->setWidget(views_);
+    addDockWidget(Qt::BottomDockWidgetArea, viewsDock_);
+    resizeDocks({layersDock_}, {620}, Qt::Horizontal);
+    resizeDocks({viewsDock_}, {300}, Qt::Vertical);
+
+    connect(layers_, &LayersPanel::currentLayerChanged, views_, &LayerViewsPanel::setLayer);
+    connect(views_, &LayerViewsPanel::layerClicked, layers_, &LayersPanel::selectLayer);
+    connect(workbench_, &Workbench::message, this, [this](const QString& text, bool error) {
+        statusBar()->showMessage(text, error ? 0 : 8000);
+        if (error && interactive_ && isVisible())
+            QMessageBox::warning(this, tr("Leger"), text);
+    });
+    connect(workbench_, &Workbench::modelChanged, this, &MainWindow::updateTitle);
+
+    autosaver_ = new Autosaver([this] { return workbench_->toSession(); }, Autosaver::recoveryPath(), this);
+    connect(workbench_, &Workbench::modified, autosaver_, [this] {
+        if (workbench_->isOpen())
+            autosaver_->markDirty();
+    });
+    connect(workbench_->undoStack(), &QUndoStack::cleanChanged, this, [this] { updateTitle(); });
+    connect(autosaver_, &Autosaver::saveFailed, this,
+            [this](const QString& m) { statusBar()->showMessage(tr("Autosave failed: %1").arg(m)); });
+
+    createActions();
+    restoreGeometry(AppSettings::windowGeometry().get());
+    restoreState(AppSettings::windowState().get());
+    if (!AppSettings::windowGeometry().get().isEmpty())
+        return;
+    resize(1400, 900);
 }
 
 MainWindow::~MainWindow() = default;
 
-void MainWindow::chooseModel()
+void MainWindow::createActions()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), QString(), tr("ONNX models (*.onnx)"));
-    if (!path.isEmpty())
-        openModel(path);
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open Model…"), this, &MainWindow::chooseModel);
+    open->setShortcut(QKeySequence::Open);
+    open->setToolTip(tr("Open an ONNX model (Ctrl+O)"));
+    recentModels_ = file->addMenu(tr("Recent &Models"));
+    QAction* data = file->addAction(tr("Open &Data…"), this, &MainWindow::chooseData);
+    data->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_O);
+    recentData_ = file->addMenu(tr("Recent D&ata"));
+    file->addSeparator();
+    file->addAction(tr("Open &Session…"), this, &MainWindow::chooseSession);
+    QAction* save = file->addAction(tr("&Save Session"), this, [this] {
+        if (sessionPath_.isEmpty())
+            saveSessionAs();
+        else
+            saveSession(sessionPath_);
+    });
+    save->setShortcut(QKeySequence::Save);
+    QAction* saveAs = file->addAction(tr("Save Session &As…"), this, &MainWindow::saveSessionAs);
+    saveAs->setShortcut(QKeySequence::SaveAs);
+    file->addSeparator();
+    QMenu* exp = file->addMenu(tr("&Export"));
+    QAction* expModel = exp->addAction(tr("Compressed &Model…"), this, &MainWindow::exportModel);
+    expModel->setShortcut(Qt::CTRL | Qt::Key_E);
+    exp->addAction(tr("&Trade-off Chart (PNG/SVG)…"), this, &MainWindow::exportChart);
+    exp->addAction(tr("Layer &Table (CSV)…"), this, &MainWindow::exportTable);
+    exp->addAction(tr("&Plan as Recipe (JSON)…"), this, &MainWindow::exportPlan);
+    file->addAction(tr("&Import Plan Recipe…"), this, &MainWindow::importPlan);
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = workbench_->undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = workbench_->undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    QAction* find = edit->addAction(tr("&Filter Layers"), this, [this] {
+        layersDock_->show();
+        layers_->filter()->setFocus();
+        layers_->filter()->selectAll();
+    });
+    find->setShortcut(QKeySequence::Find);
+    QAction* selectAll = edit->addAction(tr("Apply to &All Layers"), this, [this] { layers_->setApplyToAll(true); });
+    selectAll->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_A);
+
+    QMenu* search = menuBar()->addMenu(tr("&Search"));
+    QAction* scan = search->addAction(tr("&Sensitivity Scan"), workbench_, &Workbench::startSensitivity);
+    scan->setToolTip(tr("Measure each layer alone at each of %1").arg([] {
+        QStringList s;
+        for (const LayerSetting& x : Workbench::scanSettings())
+            s << QString::fromStdString(settingSpec(x));
+        return s.join(", ");
+    }()));
+    QAction* sweep = search->addAction(tr("Sweep the &Frontier"), this, [this] { workbench_->startSweep(12); });
+    sweep->setToolTip(tr("Measure 12 plans from uncompressed to most compressed along the sensitivity scan's best path"));
+    QAction* floor = search->addAction(tr("Fit to the Accuracy F&loor…"), this, &MainWindow::askFloorFit);
+    floor->setToolTip(tr("The smallest plan whose measured drop is within the acceptable drop"));
+    QAction* budget = search->addAction(tr("Fit to the Size &Budget…"), this, &MainWindow::askBudgetFit);
+    budget->setToolTip(tr("The most accurate plan within the size budget"));
+    search->addSeparator();
+    QAction* cancel = search->addAction(tr("&Cancel Search"), workbench_, &Workbench::cancelJob);
+    cancel->setEnabled(false);
+    connect(workbench_, &Workbench::jobChanged, this, [=](bool running) {
+        cancel->setEnabled(running);
+        for (QAction* a : {scan, sweep, floor, budget})
+            a->setEnabled(!running && workbench_->hasData());
+    });
+    connect(workbench_, &Workbench::modelChanged, this, [=] {
+        for (QAction* a : {scan, sweep, floor, budget})
+            a->setEnabled(workbench_->hasData());
+    });
+
+    QToolBar* tools = addToolBar(tr("Main"));
+    tools->setObjectName("mainToolBar");
+    tools->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    tools->addAction(open);
+    tools->addAction(undo);
+    tools->addAction(redo);
+    tools->addSeparator();
+    tools->addAction(scan);
+    tools->addAction(sweep);
+    tools->addAction(floor);
+    tools->addAction(budget);
+    tools->addSeparator();
+    tools->addAction(expModel);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(layersDock_->toggleViewAction());
+    view->addAction(viewsDock_->toggleViewAction());
+    view->addAction(tools->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Metrics…"), this, [this] {
+        QString text;
+        for (const char* n : {"top1", "top5", "agreement", "kl", "sqnr_db", "flips_lost"}) {
+            const MetricInfo m = MetricInfo::of(n);
+            text += QStringLiteral("<p><b>%1</b>: %2</p>").arg(m.title.toHtmlEscaped(), m.definition.toHtmlEscaped());
+        }
+        text += tr("<p><b>Size</b>: the exact bytes of the .leger export of the plan.</p>"
+                   "<p><b>Bits per weight</b>: 8 × the bytes encoding the layers' weights / their number.</p>");
+        QMessageBox::information(this, tr("What the numbers mean"), text);
+    });
+    help->addAction(tr("&About Leger"), this, [this] {
+        QMessageBox::about(this, tr("About Leger"),
+                           tr("<b>Leger %1</b><p>An interactive workbench for neural-network compression: every "
+                              "number shown is measured or an exact byte count.</p>")
+                               .arg(QApplication::applicationVersion()));
+    });
+    updateRecentMenus();
 }
 
-bool MainWindow::openModel(const QString& path)
+void MainWindow::updateTitle()
 {
-    std::unique_ptr<Model> model;
-    try {
-        model = std::make_unique<Model>(OnnxReader::readModel(path.toStdString()));
-    } catch (const Error& e) {
-        QMessageBox::critical(this, tr("Cannot open model"), QString::fromStdString(e.what()));
+    const QString name = workbench_->isOpen() ? QFileInfo(workbench_->modelPath()).fileName() : tr("no model");
+    setWindowTitle(tr("%1%2 — Leger").arg(name, workbench_->undoStack()->isClean() ? QString() : QStringLiteral(" *")));
+}
+
+void MainWindow::updateRecentMenus()
+{
+    const auto fill = [this](QMenu* menu, const QStringList& files, bool model) {
+        menu->clear();
+        for (const QString& f : files)
+            menu->addAction(QFileInfo(f).fileName(), this, [this, f, model] { model ? openModel(f) : openData(f); })
+                ->setToolTip(f);
+        menu->setEnabled(!files.isEmpty());
+        menu->setToolTipsVisible(true);
+    };
+    fill(recentModels_, AppSettings::recentModels().get(), true);
+    fill(recentData_, AppSettings::recentData().get(), false);
+}
+
+void MainWindow::showError(const QString& title, const QString& text)
+{
+    statusBar()->showMessage(text);
+    if (interactive_)
+        QMessageBox::critical(this, title, text);
+}
+
+bool MainWindow::openModel(const QString& path, const QString& dataPath)
+{
+    const QString data = dataPath;
+    QString error;
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    const bool ok = workbench_->open(path, data, &error);
+    QApplication::restoreOverrideCursor();
+    if (!ok) {
+        showError(tr("Cannot open the model"), error);
         return false;
     }
-    auto layers = Layer::find(*model);
-    qint64 params = 0;
-    for (const auto& l : layers)
-        params += l.parameters;
-    const QLocale locale;
-    summary_->setText(tr("<b>%1</b> — %2 nodes, %3 compressible layers, %4 parameters in them, %5 on disk")
-                          .arg(QFileInfo(path).fileName().toHtmlEscaped())
-                          .arg(model->graph.nodes.size())
-                          .arg(layers.size())
-                          .arg(locale.toString(params))
-                          .arg(locale.formattedDataSize(model->fileBytes)));
-    layers_->setLayers(std::move(layers));
-    model_ = std::move(model);
-    setWindowTitle(tr("%1 — Leger").arg(QFileInfo(path).fileName()));
-    statusBar()->showMessage(path);
+    sessionPath_.clear();
+    AppSettings::addRecentModel(workbench_->modelPath());
+    if (!data.isEmpty())
+        AppSettings::addRecentData(workbench_->dataPath());
+    updateRecentMenus();
+    statusBar()->showMessage(data.isEmpty() ? tr("Opened %1 — open evaluation data (File → Open Data) to measure accuracy")
+                                                  .arg(workbench_->modelPath())
+                                            : tr("Opened %1 with %2").arg(workbench_->modelPath(), workbench_->dataPath()),
+                             10000);
     return true;
+}
+
+bool MainWindow::openData(const QString& path)
+{
+    QString error;
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    const bool ok = workbench_->openData(path, &error);
+    QApplication::restoreOverrideCursor();
+    if (!ok) {
+        showError(tr("Cannot use this data"), error);
+        return false;
+    }
+    AppSettings::addRecentData(workbench_->dataPath());
+    updateRecentMenus();
+    return true;
+}
+
+bool MainWindow::openSession(const QString& path)
+{
+    QString error, warning;
+    const auto s = SessionFile::read(path, &error);
+    if (!s || !workbench_->restoreSession(*s, &error, &warning)) {
+        showError(tr("Cannot open the session"), error);
+        return false;
+    }
+    sessionPath_ = path;
+    workbench_->undoStack()->setClean();
+    if (!warning.isEmpty())
+        showError(tr("The model has changed"), warning);
+    statusBar()->showMessage(tr("Session %1 opened").arg(path), 8000);
+    return true;
+}
+
+bool MainWindow::saveSession(const QString& path)
+{
+    QString error;
+    if (!SessionFile::write(path, workbench_->toSession(), &error)) {
+        showError(tr("Cannot save the session"), error);
+        return false;
+    }
+    sessionPath_ = path;
+    workbench_->undoStack()->setClean();
+    autosaver_->markClean();
+    statusBar()->showMessage(tr("Session saved to %1").arg(path), 8000);
+    return true;
+}
+
+bool MainWindow::offerRecovery()
+{
+    if (!autosaver_->hasRecovery())
+        return false;
+    QString error;
+    const auto s = SessionFile::read(autosaver_->path(), &error);
+    if (!s) {
+        autosaver_->markClean();
+        return false;
+    }
+    if (QMessageBox::question(this, tr("Recover the last session?"),
+                              tr("Leger did not close cleanly last time. Restore the unsaved session of %1?")
+                                  .arg(QFileInfo(s->modelPath).fileName())) != QMessageBox::Yes) {
+        autosaver_->markClean();
+        return false;
+    }
+    QString warning;
+    if (!workbench_->restoreSession(*s, &error, &warning)) {
+        showError(tr("Cannot recover the session"), error);
+        return false;
+    }
+    if (!warning.isEmpty())
+        showError(tr("The model has changed"), warning);
+    return true;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    AppSettings::windowGeometry().set(saveGeometry());
+    AppSettings::windowState().set(saveState());
+    // A clean exit leaves no recovery file; the session itself is saved only when asked.
+    if (workbench_->isOpen() && !workbench_->undoStack()->isClean() && interactive_) {
+        const auto answer = QMessageBox::question(this, tr("Save the session?"),
+                                                  tr("The plan has changes that are not saved in a session."),
+                                                  QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+        if (answer == QMessageBox::Cancel || (answer == QMessageBox::Save && !saveSessionAs())) {
+            event->ignore();
+            return;
+        }
+    }
+    autosaver_->markClean();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    for (const QUrl& url : event->mimeData()->urls()) {
+        const QString path = url.toLocalFile();
+        if (path.isEmpty())
+            continue;
+        if (isSession(path))
+            openSession(path);
+        else if (isModel(path))
+            openModel(path);
+        else
+            openData(path);
+    }
+    event->acceptProposedAction();
+}
+
+void MainWindow::chooseModel()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), AppSettings::lastDirectory().get(), kModelFilter);
+    if (path.isEmpty())
+        return;
+    AppSettings::lastDirectory().set(QFileInfo(path).absolutePath());
+    openModel(path);
+}
+
+void MainWindow::chooseData()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Evaluation Data"), AppSettings::lastDirectory().get(), kDataFilter);
+    if (path.isEmpty())
+        return;
+    AppSettings::lastDirectory().set(QFileInfo(path).absolutePath());
+    openData(path);
+}
+
+void MainWindow::chooseSession()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), AppSettings::lastDirectory().get(), kSessionFilter);
+    if (!path.isEmpty())
+        openSession(path);
+}
+
+bool MainWindow::saveSessionAs()
+{
+    QString path = QFileDialog::getSaveFileName(this, tr("Save Session"), AppSettings::lastDirectory().get(), kSessionFilter);
+    if (path.isEmpty())
+        return false;
+    if (!isSession(path))
+        path += ".leger-session";
+    return saveSession(path);
+}
+
+void MainWindow::exportModel()
+{
+    if (!workbench_->isOpen())
+        return;
+    QString filter;
+    const QString base = QFileInfo(workbench_->modelPath()).completeBaseName();
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export Compressed Model"), QDir(AppSettings::lastDirectory().get()).filePath(base + ".leger"),
+        tr("Leger container, exact size shown (*.leger);;ONNX with DequantizeLinear (*.onnx);;ONNX with float weights (*.onnx)"),
+        &filter);
+    if (path.isEmpty())
+        return;
+    const ExportFormat format = filter.startsWith("Leger") ? ExportFormat::Leger
+                                : filter.contains("DequantizeLinear") ? ExportFormat::OnnxQdq
+                                                                       : ExportFormat::OnnxFloat;
+    auto model = workbench_->sharedModel();
+    const auto layers = workbench_->layers();
+    const auto settings = workbench_->settings();
+    const std::int64_t shown = workbench_->sizeReport().total;
+    statusBar()->showMessage(tr("Exporting %1…").arg(path));
+    auto* watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
+        const QString result = watcher->result();
+        watcher->deleteLater();
+        if (result.startsWith("error:"))
+            showError(tr("Export failed"), result.mid(6));
+        else
+            statusBar()->showMessage(result, 15000);
+    });
+    watcher->setFuture(QtConcurrent::run([model, layers, settings, format, path, shown]() -> QString {
+        try {
+            const ExportResult r = exportModel(*model, layers, settings, format, path.toStdString());
+            QString msg = QObject::tr("Exported %1: %2 bytes").arg(path).arg(r.bytes);
+            if (format == ExportFormat::Leger)
+                msg += r.bytes == shown ? QObject::tr(" (exactly the size shown)")
+                                        : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
+            for (const std::string& w : r.warnings)
+                msg += QStringLiteral("; ") + QString::fromStdString(w);
+            return msg;
+        } catch (const std::exception& e) {
+            return QStringLiteral("error:") + QString::fromStdString(e.what());
+        }
+    }));
+}
+
+void MainWindow::exportChart()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Chart"), AppSettings::lastDirectory().get(),
+                                                      tr("PNG image (*.png);;SVG drawing (*.svg)"));
+    if (path.isEmpty())
+        return;
+    QString error;
+    if (!tradeoff_->chart()->saveImage(path, &error))
+        showError(tr("Cannot export the chart"), error);
+    else
+        statusBar()->showMessage(tr("Chart written to %1").arg(path), 8000);
+}
+
+void MainWindow::exportTable()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Layer Table"), AppSettings::lastDirectory().get(),
+                                                      tr("CSV (*.csv)"));
+    if (path.isEmpty())
+        return;
+    QString error;
+    if (!writeCsv(*layers_->model(), path, &error))
+        showError(tr("Cannot export the table"), error);
+    else
+        statusBar()->showMessage(tr("Layer table written to %1").arg(path), 8000);
+}
+
+void MainWindow::exportPlan()
+{
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Plan"), AppSettings::lastDirectory().get(),
+                                                      tr("Plan recipe (*.json)"));
+    if (path.isEmpty())
+        return;
+    try {
+        Plan::fromJson(workbench_->planJson(workbench_->settings())).writeFile(path.toStdString());
+        statusBar()->showMessage(tr("Plan written to %1 (use it with leger-cli eval --plan)").arg(path), 8000);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export the plan"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::importPlan()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Import Plan"), AppSettings::lastDirectory().get(),
+                                                      tr("Plan recipe (*.json)"));
+    if (path.isEmpty())
+        return;
+    try {
+        const auto settings = Plan::readFile(path.toStdString()).resolve(workbench_->layers());
+        workbench_->setAllSettings(settings, tr("Import plan %1").arg(QFileInfo(path).fileName()));
+    } catch (const std::exception& e) {
+        showError(tr("Cannot import the plan"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::askFloorFit()
+{
+    const MetricInfo m = MetricInfo::of(workbench_->metric());
+    bool ok = false;
+    const double start = workbench_->maxDrop() ? *workbench_->maxDrop() * m.scale : 0.5;
+    const double drop = QInputDialog::getDouble(this, tr("Fit to the accuracy floor"),
+                                                tr("Acceptable drop of %1 (%2):").arg(m.title, m.unit == "%" ? tr("points") : m.unit),
+                                                start, 0.0, 100.0, 2, &ok);
+    if (!ok)
+        return;
+    workbench_->setMaxDrop(drop / m.scale);
+    workbench_->startFitMaxDrop(drop / m.scale);
+}
+
+void MainWindow::askBudgetFit()
+{
+    bool ok = false;
+    const double start = workbench_->budgetBytes() ? static_cast<double>(*workbench_->budgetBytes()) / 1e6
+                                                   : static_cast<double>(workbench_->sizeReport().total) / 2e6;
+    const double mb = QInputDialog::getDouble(this, tr("Fit to the size budget"), tr("Size budget (MB, 10^6 bytes):"), start,
+                                              0.0001, 1e6, 4, &ok);
+    if (!ok)
+        return;
+    const auto bytes = static_cast<qint64>(mb * 1e6);
+    workbench_->setBudgetBytes(bytes);
+    workbench_->startFitBudget(bytes);
 }
 
 } // namespace leger::ui

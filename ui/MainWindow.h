@@ -3,34 +3,77 @@
 #include <QMainWindow>
 #include <memory>
 
-class QLabel;
-class QTableView;
-
-namespace leger {
-class Model;
-}
+class QAction;
+class QDockWidget;
+class QMenu;
 
 namespace leger::ui {
 
-class LayerTableModel;
+class Autosaver;
+class LayersPanel;
+class LayerViewsPanel;
+class SummaryStrip;
+class TradeoffPanel;
+class Workbench;
 
-/// Assembles the panels and actions; each panel owns its own wiring.
+/// Assembles the panels, docks and actions; each panel owns its own wiring.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    /// Opens a model; on failure shows the error and keeps the current state.
-    bool openModel(const QString& path);
+    /// Opens a model (and data, when given); on failure shows the error and keeps the current state.
+    bool openModel(const QString& path, const QString& dataPath = {});
+    bool openData(const QString& path);
+    bool openSession(const QString& path);
+    bool saveSession(const QString& path);
+    /// Offers to restore the autosaved session of a run that did not end cleanly; true if restored.
+    bool offerRecovery();
+    /// Errors are shown in dialogs (true) or only in the status bar (tests, screenshots).
+    void setInteractive(bool on) { interactive_ = on; }
+
+    Workbench* workbench() const { return workbench_; }
+    LayersPanel* layersPanel() const { return layers_; }
+    TradeoffPanel* tradeoffPanel() const { return tradeoff_; }
+    LayerViewsPanel* layerViews() const { return views_; }
+    SummaryStrip* summary() const { return summary_; }
+    Autosaver* autosaver() const { return autosaver_; }
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
+    void createActions();
+    void updateTitle();
+    void updateRecentMenus();
+    void showError(const QString& title, const QString& text);
     void chooseModel();
+    void chooseData();
+    void chooseSession();
+    bool saveSessionAs();
+    void exportModel();
+    void exportChart();
+    void exportTable();
+    void exportPlan();
+    void importPlan();
+    void askBudgetFit();
+    void askFloorFit();
 
-    std::unique_ptr<Model> model_;
-    LayerTableModel* layers_ = nullptr;
-    QTableView* layerView_ = nullptr;
-    QLabel* summary_ = nullptr;
+    Workbench* workbench_;
+    LayersPanel* layers_;
+    TradeoffPanel* tradeoff_;
+    LayerViewsPanel* views_;
+    SummaryStrip* summary_;
+    Autosaver* autosaver_;
+    QDockWidget* layersDock_;
+    QDockWidget* viewsDock_;
+    QMenu* recentModels_ = nullptr;
+    QMenu* recentData_ = nullptr;
+    QString sessionPath_;
+    bool interactive_ = true;
 };
 
 } // namespace leger::ui

@@ -1,0 +1,281 @@
+// The Workbench on the bundled sample: opening (and refusing bad files without losing the open
+// document), the debounced live evaluation of the plan, undo that merges a drag, a stress test
+// of rapid random edits in which no result of another plan is ever shown, and sessions.
+#include <QRandomGenerator>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QUndoStack>
+#include <QtTest>
+
+#include "data/Dataset.h"
+#include "data/Preprocessing.h"
+#include "eval/Evaluator.h"
+#include "io/OnnxReader.h"
+#include "model/Model.h"
+#include "session/SessionFile.h"
+#include "workbench/Workbench.h"
+
+using namespace leger;
+using namespace leger::ui;
+
+namespace {
+const QString kSample = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.onnx";
+const QString kImages = LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-images-idx3-ubyte.gz";
+
+/// The same plan evaluated synchronously, for comparison.
+Evaluation reference(const std::vector<LayerSetting>& plan, std::int64_t limit = -1)
+{
+    const Model m = OnnxReader::readModel(kSample.toStdString());
+    const Dataset d = Dataset::read(kImages.toStdString(), limit);
+    Evaluator e(m, d, *Preprocessing::readSidecar(kSample.toStdString()));
+    return e.evaluate(plan);
+}
+
+bool waitComplete(Workbench& w, int ms = 60000)
+{
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms) {
+        if (auto c = w.current(); c && c->complete())
+            return true;
+        QTest::qWait(10);
+    }
+    return false;
+}
+
+bool waitBaseline(Workbench& w, int ms = 60000)
+{
+    return QTest::qWaitFor([&] { return w.baseline() && w.baseline()->complete(); }, ms);
+}
+} // namespace
+
+class TestWorkbench : public QObject {
+    Q_OBJECT
+private slots:
+    void opensSampleAndMeasuresBaseline();
+    void badFilesKeepTheOpenDocument_data();
+    void badFilesKeepTheOpenDocument();
+    void editIsMeasuredAfterDebounce();
+    void dragIsOneUndoStep();
+    void dragBackToStartLeavesNoStep();
+    void restoringAPointRestoresItsPlan();
+    void stressNeverShowsAnotherPlansResult();
+    void sessionRoundTrip();
+};
+
+void TestWorkbench::opensSampleAndMeasuresBaseline()
+{
+    Workbench w;
+    QSignalSpy model(&w, &Workbench::modelChanged);
+    QString error;
+    QVERIFY2(w.open(kSample, kImages, &error), qPrintable(error));
+    QCOMPARE(model.count(), 1);
+    QCOMPARE(w.layers().size(), std::size_t{4});
+    QCOMPARE(w.sizeReport().total, w.sizeModel()->total(std::vector<LayerSetting>(4)));
+    QVERIFY(waitBaseline(w));
+    const Evaluation ref = reference(std::vector<LayerSetting>(4));
+    QCOMPARE(w.baseline()->metrics.find("top1")->value, ref.metrics.find("top1")->value);
+    QCOMPARE(w.metric(), QString("top1"));
+    // The uniform presets are measured in the background and become points.
+    QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(Workbench::presets().size()); }, 60000));
+    for (const PlanPoint& p : w.points()) {
+        QCOMPARE(p.kind, PointKind::Preset);
+        QVERIFY(p.evaluation->complete());
+        QCOMPARE(p.sizeBytes, w.sizeOf(p.settings));
+    }
+}
+
+void TestWorkbench::badFilesKeepTheOpenDocument_data()
+{
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<QString>("data");
+    QTest::addColumn<QString>("expected"); // part of the message
+    QTest::newRow("missing model") << "/nonexistent/m.onnx" << QString() << "/nonexistent/m.onnx";
+    QTest::newRow("not onnx") << kImages << QString() << kImages;
+    QTest::newRow("leger container") << "/tmp/x.leger" << QString() << "already compressed";
+    QTest::newRow("missing data") << kSample << "/nonexistent/d.npz" << "/nonexistent/d.npz";
+    QTest::newRow("labels as images") << kSample
+                                      << LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-labels-idx1-ubyte.gz"
+                                      << "labels-idx1-ubyte";
+}
+
+void TestWorkbench::badFilesKeepTheOpenDocument()
+{
+    QFETCH(QString, model);
+    QFETCH(QString, data);
+    QFETCH(QString, expected);
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    w.editLayers({0}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 4; return s; }, "edit");
+    const auto before = w.settings();
+    QSignalSpy changed(&w, &Workbench::modelChanged);
+    QVERIFY(!w.open(model, data, &error));
+    QVERIFY2(error.contains(expected), qPrintable(error));
+    QCOMPARE(changed.count(), 0);
+    QCOMPARE(w.modelPath(), QFileInfo(kSample).absoluteFilePath());
+    QVERIFY(w.settings() == before);
+    QCOMPARE(w.undoStack()->count(), 1);
+}
+
+void TestWorkbench::editIsMeasuredAfterDebounce()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    QVERIFY(waitBaseline(w));
+    QSignalSpy current(&w, &Workbench::currentChanged);
+    w.editLayers({0, 1, 2, 3}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 4; return s; }, "int4");
+    QVERIFY(!w.current()); // not measured yet: nothing is shown for this plan
+    QVERIFY(waitComplete(w));
+    const Evaluation ref = reference(w.settings());
+    QCOMPARE(w.current()->metrics.find("top1")->value, ref.metrics.find("top1")->value);
+    QCOMPARE(w.current()->metrics.find("kl")->value, ref.metrics.find("kl")->value);
+    // It joined the trail, at its exact size.
+    const PlanPoint& last = w.points().back();
+    QCOMPARE(last.kind, PointKind::Trail);
+    QVERIFY(last.settings == w.settings());
+    QCOMPARE(last.sizeBytes, w.sizeReport().total);
+}
+
+void TestWorkbench::dragIsOneUndoStep()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    const int drag = w.newDragId();
+    for (int bits : {8, 7, 6, 5, 4, 3})
+        w.editLayers({1, 2}, [bits](LayerSetting s) { s.format = WeightFormat::Int; s.bits = bits; return s; }, "bits", drag);
+    QCOMPARE(w.undoStack()->count(), 1);
+    QCOMPARE(w.settings()[1].bits, 3);
+    w.undoStack()->undo();
+    QVERIFY(w.settings()[1].isNone() && w.settings()[2].isNone());
+    w.undoStack()->redo();
+    QCOMPARE(w.settings()[2].bits, 3);
+    // A new drag is a new step; edits without a drag id never merge.
+    const int drag2 = w.newDragId();
+    w.editLayers({1, 2}, [](LayerSetting s) { s.bits = 5; return s; }, "bits", drag2);
+    w.editLayers({1, 2}, [](LayerSetting s) { s.bits = 6; return s; }, "bits", drag2);
+    w.editLayers({1}, [](LayerSetting s) { s.symmetric = false; return s; }, "asym");
+    w.editLayers({1}, [](LayerSetting s) { s.clip = Clipping::Mse; return s; }, "mse");
+    QCOMPARE(w.undoStack()->count(), 4);
+}
+
+void TestWorkbench::dragBackToStartLeavesNoStep()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    const int drag = w.newDragId();
+    for (double sp : {0.1, 0.2, 0.1, 0.0})
+        w.editLayers({3}, [sp](LayerSetting s) { s.sparsity = sp; return s; }, "sparsity", drag);
+    QCOMPARE(w.undoStack()->count(), 0);
+    QVERIFY(w.settings()[3].isNone());
+}
+
+void TestWorkbench::restoringAPointRestoresItsPlan()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    QVERIFY(waitBaseline(w));
+    w.editLayers({3}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 2; return s; }, "int2");
+    QVERIFY(waitComplete(w));
+    const PlanPoint p = w.points().back();
+    w.editLayers({0}, [](LayerSetting s) { s.format = WeightFormat::Float16; return s; }, "fp16");
+    QVERIFY(!(w.settings() == p.settings));
+    QSignalSpy current(&w, &Workbench::currentChanged);
+    w.restorePoint(p.id);
+    QVERIFY(w.settings() == p.settings);
+    // Its measurement comes back from the history, without running the engine again.
+    QVERIFY(waitComplete(w, 2000));
+    QCOMPARE(w.current()->metrics.find("top1")->value, p.evaluation->metrics.find("top1")->value);
+}
+
+void TestWorkbench::stressNeverShowsAnotherPlansResult()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    QVERIFY(waitBaseline(w));
+    int shown = 0, stale = 0;
+    // Every time the shown result changes, it must be a result of the plan being edited.
+    connect(&w, &Workbench::currentChanged, this, [&] {
+        if (auto c = w.current()) {
+            ++shown;
+            if (!(c->settings == w.settings()))
+                ++stale;
+        }
+    });
+    auto* rng = QRandomGenerator::global();
+    QElapsedTimer t;
+    t.start();
+    int edits = 0;
+    while (t.elapsed() < 4000) {
+        const int layer = rng->bounded(4);
+        const int bits = 2 + rng->bounded(7);
+        const int g = rng->bounded(3);
+        const double sp = 0.05 * rng->bounded(10);
+        w.editLayers({layer},
+                     [=](LayerSetting s) {
+                         s.format = WeightFormat::Int;
+                         s.bits = bits;
+                         s.granularity = static_cast<Granularity>(g);
+                         s.sparsity = sp;
+                         return s;
+                     },
+                     "random", rng->bounded(3) ? w.newDragId() : 0);
+        ++edits;
+        QTest::qWait(rng->bounded(40)); // faster than the debounce, then slower than a chunk
+    }
+    QVERIFY(waitComplete(w));
+    QCOMPARE(stale, 0);
+    QVERIFY2(shown > 0, "no result was shown during the stress test");
+    const Evaluation ref = reference(w.settings());
+    QCOMPARE(w.current()->metrics.find("top1")->value, ref.metrics.find("top1")->value);
+    QCOMPARE(w.current()->samples, ref.samples);
+    qInfo("%d edits, %d results shown, none stale", edits, shown);
+}
+
+void TestWorkbench::sessionRoundTrip()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath("s.leger-session");
+    SessionData saved;
+    std::vector<LayerSetting> plan;
+    {
+        Workbench w;
+        QString error;
+        QVERIFY(w.open(kSample, kImages, &error));
+        QVERIFY(waitBaseline(w));
+        w.editLayers({2}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 4; s.granularity = Granularity::Group; return s; }, "g32");
+        QVERIFY(waitComplete(w));
+        w.setBudgetBytes(90000);
+        w.setMaxDrop(0.01);
+        w.setXAxis("bpw");
+        w.setMetric("agreement");
+        saved = w.toSession();
+        plan = w.settings();
+        QVERIFY(SessionFile::write(path, saved, &error));
+    }
+    QString error, warning;
+    const auto read = SessionFile::read(path, &error);
+    QVERIFY2(read, qPrintable(error));
+    QVERIFY(*read == saved);
+    Workbench w2;
+    QVERIFY2(w2.restoreSession(*read, &error, &warning), qPrintable(error));
+    QVERIFY2(warning.isEmpty(), qPrintable(warning));
+    QVERIFY(w2.settings() == plan);
+    QCOMPARE(w2.metric(), QString("agreement"));
+    QCOMPARE(w2.xAxis(), QString("bpw"));
+    QCOMPARE(w2.budgetBytes(), std::optional<qint64>(90000));
+    QCOMPARE(w2.maxDrop(), std::optional<double>(0.01));
+    QCOMPARE(w2.points().size(), saved.points.size());
+    // The restored plan's measurement comes from the session's points at once.
+    QVERIFY(waitComplete(w2, 5000));
+    QCOMPARE(w2.current()->metrics.find("top1")->value, saved.points.back().metrics.at("top1").value);
+    QCOMPARE(w2.toSession().planJson, saved.planJson);
+}
+
+QTEST_MAIN(TestWorkbench)
+#include "tst_workbench.moc"

@@ -1,0 +1,69 @@
+#include "workbench/MetricInfo.h"
+
+#include <QCoreApplication>
+#include <cmath>
+
+#include "eval/Evaluator.h"
+
+namespace leger::ui {
+
+namespace {
+QString tr(const char* s) { return QCoreApplication::translate("MetricInfo", s); }
+} // namespace
+
+MetricInfo MetricInfo::of(const QString& name)
+{
+    MetricInfo m;
+    m.name = name;
+    if (name == "top1") {
+        m = {name, tr("Top-1 accuracy"), "%", 100.0, true,
+             tr("Share of samples whose highest-scoring class is the label. The interval is the 95 % Wilson "
+                "interval over the samples evaluated.")};
+    } else if (name == "top5") {
+        m = {name, tr("Top-5 accuracy"), "%", 100.0, true,
+             tr("Share of samples whose label is among the five highest-scoring classes (95 % Wilson interval).")};
+    } else if (name == "agreement") {
+        m = {name, tr("Agreement"), "%", 100.0, true,
+             tr("Share of samples on which the compressed model predicts the same class as the uncompressed "
+                "model (needs no labels; 95 % Wilson interval).")};
+    } else if (name == "kl") {
+        m = {name, tr("KL divergence"), tr("nats"), 1.0, false,
+             tr("Mean Kullback-Leibler divergence from the uncompressed model's class distribution to the "
+                "compressed model's (softmax of the scores), in nats per sample; 0 means identical. Interval: "
+                "mean ± 1.96 standard errors.")};
+    } else if (name == "sqnr_db") {
+        m = {name, tr("Output SQNR"), "dB", 1.0, true,
+             tr("Signal-to-quantization-noise ratio of the model's output: 10·log10(Σ y² / Σ (y − ŷ)²) against "
+                "the uncompressed model's output, in dB; higher is closer.")};
+    } else if (name == "flips_lost") {
+        m = {name, tr("Flips lost"), "%", 100.0, false,
+             tr("Share of samples the uncompressed model got right and the compressed model gets wrong.")};
+    } else if (name == "flips_gained") {
+        m = {name, tr("Flips gained"), "%", 100.0, true,
+             tr("Share of samples the uncompressed model got wrong and the compressed model gets right.")};
+    } else {
+        m.title = name;
+    }
+    return m;
+}
+
+QString MetricInfo::format(double v, int decimals) const
+{
+    if (!std::isfinite(v))
+        return v > 0 ? QStringLiteral("∞") : QStringLiteral("—");
+    if (decimals < 0)
+        decimals = name == "kl" ? 5 : (unit == "%" ? 2 : 1);
+    QString s = QString::number(v, name == "kl" ? 'g' : 'f', name == "kl" ? 3 : decimals);
+    return unit.isEmpty() ? s : s + (unit == "%" ? QStringLiteral(" %") : QStringLiteral(" ") + unit);
+}
+
+QStringList MetricInfo::available(const Evaluation& e)
+{
+    QStringList out;
+    for (const char* n : {"top1", "top5", "agreement", "kl", "sqnr_db"})
+        if (e.metrics.find(n))
+            out << QString::fromLatin1(n);
+    return out;
+}
+
+} // namespace leger::ui

@@ -1,0 +1,32 @@
+#pragma once
+// How a metric is shown: its title, unit, scale to display units, direction, and the
+// definition the tooltips give (DESIGN.md "Definitions").
+
+#include <QString>
+#include <QStringList>
+
+namespace leger {
+struct Interval;
+struct Evaluation;
+} // namespace leger
+
+namespace leger::ui {
+
+struct MetricInfo {
+    QString name;        // the engine's name: top1 top5 agreement kl sqnr_db
+    QString title;       // "Top-1 accuracy"
+    QString unit;        // "%", "nats", "dB"
+    double scale = 1.0;  // display value = value * scale
+    bool higherIsBetter = true;
+    QString definition;  // for tooltips
+
+    /// The metric's value, interval and change in display units, e.g. "91.5 % ± 0.6".
+    QString format(double displayValue, int decimals = -1) const;
+    QString axisTitle() const { return unit.isEmpty() ? title : QStringLiteral("%1 (%2)").arg(title, unit); }
+
+    static MetricInfo of(const QString& name);
+    /// The metrics an evaluation offers, in display order.
+    static QStringList available(const Evaluation& e);
+};
+
+} // namespace leger::ui

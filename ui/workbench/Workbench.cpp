@@ -1,0 +1,653 @@
+#include "workbench/Workbench.h"
+
+#include <QFileInfo>
+#include <QTimer>
+#include <QUndoStack>
+#include <algorithm>
+#include <map>
+
+#include "compress/Plan.h"
+#include "data/Dataset.h"
+#include "eval/Evaluator.h"
+#include "io/OnnxReader.h"
+#include "model/Model.h"
+#include "search/Search.h"
+#include "session/SessionFile.h"
+#include "util/Error.h"
+#include "workbench/MetricInfo.h"
+#include "workbench/SettingsCommand.h"
+
+namespace leger::ui {
+
+const char* toString(PointKind k)
+{
+    switch (k) {
+    case PointKind::Trail: return "trail";
+    case PointKind::Preset: return "preset";
+    case PointKind::Frontier: return "frontier";
+    case PointKind::Fit: return "fit";
+    }
+    return "trail";
+}
+
+PointKind pointKindFromString(const QString& s)
+{
+    if (s == "preset")
+        return PointKind::Preset;
+    if (s == "frontier")
+        return PointKind::Frontier;
+    if (s == "fit")
+        return PointKind::Fit;
+    return PointKind::Trail;
+}
+
+namespace {
+// The slider-to-measurement debounce (DESIGN.md "Threads").
+constexpr int kDebounceMs = 50;
+// At most this many trail points are kept (the oldest go first).
+constexpr int kMaxTrail = 200;
+} // namespace
+
+Workbench::Workbench(QObject* parent)
+    : QObject(parent), engine_(new EngineBridge(this)), undo_(new QUndoStack(this)), debounce_(new QTimer(this))
+{
+    debounce_->setSingleShot(true);
+    debounce_->setInterval(kDebounceMs);
+    connect(debounce_, &QTimer::timeout, this, &Workbench::evaluateNow);
+    connect(engine_, &EngineBridge::evaluated, this, &Workbench::onEvaluated);
+    connect(engine_, &EngineBridge::evaluationFailed, this, [this](quint64 gen, const QString& msg) {
+        if (gen == requested_)
+            emit message(tr("Evaluation failed: %1").arg(msg), true);
+    });
+    connect(engine_, &EngineBridge::baselineEvaluated, this, [this](std::shared_ptr<const Evaluation> e) {
+        baseline_ = std::move(e);
+        if (metric_.isEmpty() || !baseline_->metrics.find(metric_.toStdString())) {
+            metric_ = QString::fromStdString(defaultMetric(*baseline_));
+            emit metricChanged();
+        }
+        emit baselineChanged();
+        if (baseline_->complete()) {
+            measurePresets();
+            // A plan restored or edited before the baseline was known is measured now.
+            if (!current())
+                scheduleEvaluation();
+        }
+    });
+    connect(engine_, &EngineBridge::sourceFailed, this, [this](const QString& msg) {
+        emit message(tr("Cannot evaluate on this data: %1").arg(msg), true);
+    });
+    connect(engine_, &EngineBridge::measured, this, [this](const QString& tag, std::shared_ptr<const Evaluation> e) {
+        for (const Preset& p : presets())
+            if (p.name == tag) {
+                addPoint(PointKind::Preset, tag, std::vector<LayerSetting>(layers_.size(), p.setting), std::move(e));
+                return;
+            }
+    });
+    connect(engine_, &EngineBridge::stateChanged, this, &Workbench::engineStateChanged);
+    connect(engine_, &EngineBridge::jobProgress, this, [this](quint64 job, qint64 done, qint64 total, const QString& what) {
+        if (job == job_)
+            emit jobChanged(true, done, total, what);
+    });
+    connect(engine_, &EngineBridge::jobFailed, this, [this](quint64 job, const QString& msg, bool cancelled) {
+        if (job == job_)
+            finishJob(cancelled ? tr("Search cancelled.") : tr("Search failed: %1").arg(msg), !cancelled);
+    });
+    connect(engine_, &EngineBridge::sensitivityDone, this,
+            [this](quint64 job, std::shared_ptr<const SensitivityTable> t) {
+                if (job != job_)
+                    return;
+                sensitivity_ = std::move(t);
+                emit sensitivityChanged();
+                emit modified();
+                finishJob(tr("Sensitivity scan done: %1 layers × %2 settings.")
+                              .arg(sensitivity_->drop.size())
+                              .arg(sensitivity_->settings.size()),
+                          false);
+            });
+    connect(engine_, &EngineBridge::sweepDone, this,
+            [this](quint64 job, std::shared_ptr<const std::vector<FrontierPoint>> pts) {
+                if (job != job_)
+                    return;
+                // A new sweep replaces the old frontier.
+                points_.erase(std::remove_if(points_.begin(), points_.end(),
+                                             [](const PlanPoint& p) { return p.kind == PointKind::Frontier; }),
+                              points_.end());
+                int n = 0;
+                for (const FrontierPoint& f : *pts)
+                    addPoint(PointKind::Frontier, tr("sweep %1").arg(++n), f.plan,
+                             std::make_shared<const Evaluation>(f.evaluation), f.pareto);
+                finishJob(tr("Sweep done: %1 plans measured.").arg(pts->size()), false);
+            });
+    connect(engine_, &EngineBridge::fitDone, this, [this](quint64 job, std::shared_ptr<const BudgetResult> r) {
+        if (job != job_)
+            return;
+        if (!r->found) {
+            finishJob(tr("No plan fits: %1").arg(QString::fromStdString(r->message)), true);
+            return;
+        }
+        addPoint(PointKind::Fit, tr("fit"), r->best.plan, std::make_shared<const Evaluation>(r->best.evaluation));
+        setAllSettings(r->best.plan, tr("Apply fitted plan"));
+        finishJob(tr("Fitted plan applied: %1 bytes. %2")
+                      .arg(r->best.sizeBytes)
+                      .arg(QString::fromStdString(r->message)),
+                  false);
+    });
+}
+
+Workbench::~Workbench() = default;
+
+std::int64_t Workbench::sizeOf(const std::vector<LayerSetting>& s) const
+{
+    return sizeModel_ ? sizeModel_->total(s) : 0;
+}
+
+double Workbench::bitsPerWeightOf(const std::vector<LayerSetting>& s) const
+{
+    return sizeModel_ ? sizeModel_->report(s).bitsPerWeight : 0.0;
+}
+
+bool Workbench::open(const QString& modelPath, const QString& dataPath, QString* error)
+{
+    const QString absModel = QFileInfo(modelPath).absoluteFilePath();
+    const QString absData = dataPath.isEmpty() ? QString() : QFileInfo(dataPath).absoluteFilePath();
+    std::shared_ptr<Model> model;
+    std::vector<Layer> layers;
+    std::shared_ptr<SizeModel> size;
+    Preprocessing pre;
+    std::shared_ptr<Dataset> data;
+    try {
+        if (absModel.endsWith(".leger", Qt::CaseInsensitive))
+            throw Error(absModel.toStdString() +
+                        ": a .leger file is already compressed; open the ONNX model it was made from");
+        model = std::make_shared<Model>(OnnxReader::readModel(absModel.toStdString()));
+        layers = Layer::find(*model);
+        size = std::make_shared<SizeModel>(*model, layers);
+        if (auto side = Preprocessing::readSidecar(absModel.toStdString()))
+            pre = *side;
+        if (!absData.isEmpty()) {
+            data = std::make_shared<Dataset>(Dataset::read(absData.toStdString(), dataLimit_));
+            // Checks that the data fits the model now, so that a bad pair leaves the open document as it was.
+            Evaluator check(*model, *data, pre, Evaluator::Options{.limit = 1});
+        }
+    } catch (const std::exception& e) {
+        if (error)
+            *error = QString::fromStdString(e.what());
+        return false;
+    }
+    engine_->clearSource();
+    model_ = std::move(model);
+    layers_ = std::move(layers);
+    sizeModel_ = std::move(size);
+    pre_ = std::move(pre);
+    data_ = std::move(data);
+    modelPath_ = absModel;
+    dataPath_ = absData;
+    resetForModel();
+    return true;
+}
+
+bool Workbench::openData(const QString& dataPath, QString* error)
+{
+    if (!model_) {
+        if (error)
+            *error = tr("Open a model first.");
+        return false;
+    }
+    const QString absData = QFileInfo(dataPath).absoluteFilePath();
+    std::shared_ptr<Dataset> data;
+    try {
+        data = std::make_shared<Dataset>(Dataset::read(absData.toStdString(), dataLimit_));
+        Evaluator check(*model_, *data, pre_, Evaluator::Options{.limit = 1});
+    } catch (const std::exception& e) {
+        if (error)
+            *error = QString::fromStdString(e.what());
+        return false;
+    }
+    data_ = std::move(data);
+    dataPath_ = absData;
+    // Measurements on other data are not comparable: start the history again, keep the plan.
+    baseline_.reset();
+    current_.reset();
+    points_.clear();
+    sensitivity_.reset();
+    emit baselineChanged();
+    emit currentChanged();
+    emit pointsChanged();
+    emit sensitivityChanged();
+    startSource();
+    emit modified();
+    return true;
+}
+
+void Workbench::resetForModel()
+{
+    settings_.assign(layers_.size(), LayerSetting::none());
+    size_ = sizeModel_->report(settings_);
+    undo_->clear();
+    baseline_.reset();
+    current_.reset();
+    points_.clear();
+    sensitivity_.reset();
+    metric_.clear();
+    job_ = 0;
+    emit modelChanged();
+    emit settingsChanged({});
+    emit baselineChanged();
+    emit currentChanged();
+    emit pointsChanged();
+    emit sensitivityChanged();
+    startSource();
+}
+
+void Workbench::startSource()
+{
+    requested_ = 0;
+    if (data_)
+        engine_->setSource(model_, data_, pre_, sizeModel_);
+    else
+        engine_->clearSource();
+}
+
+void Workbench::measurePresets()
+{
+    for (const Preset& p : presets()) {
+        bool have = false;
+        for (const PlanPoint& q : points_)
+            have |= q.kind == PointKind::Preset && q.label == p.name;
+        if (!have)
+            engine_->measure(std::vector<LayerSetting>(layers_.size(), p.setting), p.name);
+    }
+}
+
+void Workbench::editLayers(const QList<int>& rows, const std::function<LayerSetting(LayerSetting)>& edit,
+                           const QString& text, int dragId)
+{
+    std::vector<int> r;
+    std::vector<LayerSetting> before, after;
+    for (int row : rows) {
+        if (row < 0 || static_cast<std::size_t>(row) >= settings_.size())
+            continue;
+        const LayerSetting b = settings_[static_cast<std::size_t>(row)];
+        LayerSetting a = edit(b);
+        try {
+            validateSetting(a, "setting");
+        } catch (const Error&) {
+            continue; // a combination the sliders cannot make; ignore rather than corrupt the plan
+        }
+        r.push_back(row);
+        before.push_back(b);
+        after.push_back(a);
+    }
+    if (r.empty() || before == after)
+        return;
+    undo_->push(new SettingsCommand(this, std::move(r), std::move(before), std::move(after), text, dragId));
+}
+
+void Workbench::setAllSettings(const std::vector<LayerSetting>& s, const QString& text)
+{
+    if (s.size() != settings_.size() || s == settings_)
+        return;
+    std::vector<int> rows(s.size());
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        rows[i] = static_cast<int>(i);
+    undo_->push(new SettingsCommand(this, std::move(rows), settings_, s, text, 0));
+}
+
+void Workbench::replaceSettings(const std::vector<int>& rows, const std::vector<LayerSetting>& values)
+{
+    QList<int> changed;
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        settings_[static_cast<std::size_t>(rows[k])] = values[k];
+        changed << rows[k];
+    }
+    size_ = sizeModel_->report(settings_);
+    emit settingsChanged(changed.size() == static_cast<int>(settings_.size()) ? QList<int>{} : changed);
+    emit currentChanged(); // the old result no longer belongs to the plan
+    emit modified();
+    scheduleEvaluation();
+}
+
+void Workbench::scheduleEvaluation()
+{
+    if (data_)
+        debounce_->start();
+}
+
+void Workbench::evaluateNow()
+{
+    debounce_->stop();
+    if (!data_ || !model_)
+        return;
+    if (auto c = current(); c && c->complete())
+        return;
+    // A plan measured before is shown at once from the history, and measured again only if
+    // it is not there (the engine's caches make the re-run cheap anyway).
+    for (const PlanPoint& p : points_)
+        if (p.settings == settings_) {
+            current_ = p.evaluation;
+            emit currentChanged();
+            return;
+        }
+    requested_ = engine_->evaluate(settings_);
+}
+
+std::shared_ptr<const Evaluation> Workbench::current() const
+{
+    return current_ && current_->settings == settings_ ? current_ : nullptr;
+}
+
+void Workbench::onEvaluated(quint64 generation, std::shared_ptr<const Evaluation> e)
+{
+    if (generation != requested_ || e->settings != settings_)
+        return; // a result for a plan the user has left
+    current_ = e;
+    emit currentChanged();
+    if (e->complete())
+        addPoint(PointKind::Trail, tr("plan"), e->settings, e);
+}
+
+void Workbench::addPoint(PointKind kind, const QString& label, const std::vector<LayerSetting>& settings,
+                         std::shared_ptr<const Evaluation> e, bool pareto)
+{
+    if (kind == PointKind::Trail) {
+        // The same plan measured again moves to the end of the trail.
+        points_.erase(std::remove_if(points_.begin(), points_.end(),
+                                     [&](const PlanPoint& p) { return p.kind == PointKind::Trail && p.settings == settings; }),
+                      points_.end());
+        int trail = 0;
+        for (const PlanPoint& p : points_)
+            trail += p.kind == PointKind::Trail;
+        if (trail >= kMaxTrail)
+            points_.erase(std::find_if(points_.begin(), points_.end(),
+                                       [](const PlanPoint& p) { return p.kind == PointKind::Trail; }));
+    }
+    PlanPoint p;
+    p.id = nextPointId_++;
+    p.kind = kind;
+    p.label = label;
+    p.settings = settings;
+    p.sizeBytes = sizeOf(settings);
+    p.bitsPerWeight = bitsPerWeightOf(settings);
+    p.evaluation = std::move(e);
+    p.pareto = pareto;
+    points_.push_back(std::move(p));
+    emit pointsChanged();
+    emit modified();
+}
+
+const PlanPoint* Workbench::point(int id) const
+{
+    for (const PlanPoint& p : points_)
+        if (p.id == id)
+            return &p;
+    return nullptr;
+}
+
+void Workbench::restorePoint(int id)
+{
+    if (const PlanPoint* p = point(id)) {
+        const std::vector<LayerSetting> s = p->settings;
+        setAllSettings(s, tr("Restore %1").arg(p->label));
+    }
+}
+
+void Workbench::clearTrail()
+{
+    points_.erase(std::remove_if(points_.begin(), points_.end(),
+                                 [](const PlanPoint& p) { return p.kind == PointKind::Trail; }),
+                  points_.end());
+    emit pointsChanged();
+    emit modified();
+}
+
+void Workbench::setMetric(const QString& name)
+{
+    if (name == metric_)
+        return;
+    metric_ = name;
+    emit metricChanged();
+    emit modified();
+}
+
+QStringList Workbench::availableMetrics() const
+{
+    return baseline_ ? MetricInfo::available(*baseline_) : QStringList{};
+}
+
+const std::vector<Workbench::Preset>& Workbench::presets()
+{
+    static const std::vector<Preset> p = {
+        {"float16", parseSettingSpec("float16")},
+        {"int8", parseSettingSpec("int8")},
+        {"int8 tensor", parseSettingSpec("int8-tensor")},
+        {"int4 g32", parseSettingSpec("int4-g32")},
+        {"int4", parseSettingSpec("int4")},
+        {"int8 2:4", parseSettingSpec("int8-2:4")},
+    };
+    return p;
+}
+
+std::vector<LayerSetting> Workbench::scanSettings()
+{
+    std::vector<LayerSetting> s;
+    for (const char* spec : {"int8", "int6", "int4-g32", "int4", "int3-g32", "int2-g32"})
+        s.push_back(parseSettingSpec(spec));
+    return s;
+}
+
+void Workbench::startSensitivity()
+{
+    if (!data_)
+        return;
+    job_ = engine_->startSensitivity(scanSettings(), metric_);
+    emit jobChanged(true, 0, -1, tr("Sensitivity scan"));
+}
+
+void Workbench::startSweep(int points)
+{
+    if (!sensitivity_) {
+        emit message(tr("Run a sensitivity scan first: the sweep follows its predictions."), true);
+        return;
+    }
+    job_ = engine_->startSweep(sensitivity_, points);
+    emit jobChanged(true, 0, -1, tr("Frontier sweep"));
+}
+
+void Workbench::startFitMaxDrop(double maxDrop)
+{
+    if (!sensitivity_) {
+        emit message(tr("Run a sensitivity scan first: the fit follows its predictions."), true);
+        return;
+    }
+    auto table = sensitivity_;
+    if (table->evaluations.empty()) { // restored from a session: its baseline quality is measured again
+        if (!baseline_ || !baseline_->complete()) {
+            emit message(tr("Wait for the baseline to be measured."), true);
+            return;
+        }
+        auto t = std::make_shared<SensitivityTable>(*table);
+        t->baseline = quality(*baseline_, t->metric);
+        table = std::move(t);
+    }
+    job_ = engine_->startFitMaxDrop(table, maxDrop);
+    emit jobChanged(true, 0, -1, tr("Fit to the accuracy floor"));
+}
+
+void Workbench::startFitBudget(qint64 bytes)
+{
+    if (!sensitivity_) {
+        emit message(tr("Run a sensitivity scan first: the fit follows its predictions."), true);
+        return;
+    }
+    job_ = engine_->startFitBudget(sensitivity_, bytes);
+    emit jobChanged(true, 0, -1, tr("Fit to the size budget"));
+}
+
+void Workbench::cancelJob()
+{
+    if (job_)
+        engine_->cancelJob();
+}
+
+void Workbench::finishJob(const QString& text, bool error)
+{
+    job_ = 0;
+    emit jobChanged(false, 0, 0, QString());
+    emit message(text, error);
+}
+
+void Workbench::setBudgetBytes(std::optional<qint64> b)
+{
+    if (b == budget_)
+        return;
+    budget_ = b;
+    emit chartSettingsChanged();
+    emit modified();
+}
+
+void Workbench::setMaxDrop(std::optional<double> d)
+{
+    if (d == maxDrop_)
+        return;
+    maxDrop_ = d;
+    emit chartSettingsChanged();
+    emit modified();
+}
+
+void Workbench::setXAxis(const QString& axis)
+{
+    if (axis == xAxis_)
+        return;
+    xAxis_ = axis;
+    emit chartSettingsChanged();
+    emit modified();
+}
+
+LayerSetting Workbench::mostCommon(const std::vector<LayerSetting>& s) const
+{
+    LayerSetting best;
+    std::size_t bestCount = 0;
+    for (const LayerSetting& a : s) {
+        const auto n = static_cast<std::size_t>(std::count(s.begin(), s.end(), a));
+        if (n > bestCount) {
+            best = a;
+            bestCount = n;
+        }
+    }
+    return best;
+}
+
+std::string Workbench::planJson(const std::vector<LayerSetting>& s) const
+{
+    Plan plan;
+    plan.setDefault(mostCommon(s));
+    for (std::size_t i = 0; i < s.size() && i < layers_.size(); ++i)
+        if (!(s[i] == plan.defaultSetting()))
+            plan.setLayer(layers_[i].name, s[i]);
+    return plan.toJson();
+}
+
+std::vector<LayerSetting> Workbench::settingsFromPlanJson(const QString& json, const QString& source) const
+{
+    return Plan::fromJson(json.toStdString(), source.toStdString()).resolve(layers_);
+}
+
+SessionData Workbench::toSession() const
+{
+    SessionData s;
+    s.modelPath = modelPath_;
+    s.modelSha256 = SessionFile::sha256(modelPath_);
+    s.dataPath = dataPath_;
+    s.dataLimit = dataLimit_;
+    s.planJson = QString::fromStdString(planJson(settings_));
+    for (const PlanPoint& p : points_) {
+        SessionPoint q;
+        q.id = p.id;
+        q.kind = QString::fromLatin1(toString(p.kind));
+        q.label = p.label;
+        q.planJson = QString::fromStdString(planJson(p.settings));
+        q.sizeBytes = p.sizeBytes;
+        q.bitsPerWeight = p.bitsPerWeight;
+        q.metrics = p.evaluation->metrics.values;
+        q.samples = p.evaluation->samples;
+        q.total = p.evaluation->total;
+        q.pareto = p.pareto;
+        s.points.push_back(std::move(q));
+    }
+    s.metric = metric_;
+    s.xAxis = xAxis_;
+    s.budgetBytes = budget_;
+    s.maxDrop = maxDrop_;
+    if (sensitivity_) {
+        s.sensitivityMetric = QString::fromStdString(sensitivity_->metric);
+        for (const LayerSetting& c : sensitivity_->settings)
+            s.sensitivitySettings << QString::fromStdString(settingSpec(c));
+        for (const Layer& l : layers_)
+            s.sensitivityLayers << QString::fromStdString(l.name);
+        s.sensitivityDrop = sensitivity_->drop;
+    }
+    return s;
+}
+
+bool Workbench::restoreSession(const SessionData& s, QString* error, QString* warning)
+{
+    if (!open(s.modelPath, s.dataPath, error))
+        return false;
+    const QByteArray sum = SessionFile::sha256(s.modelPath);
+    const bool same = !s.modelSha256.isEmpty() && sum == s.modelSha256;
+    if (!same && warning)
+        *warning = tr("%1 has changed since the session was saved: its measured points were dropped.").arg(s.modelPath);
+    try {
+        const auto plan = settingsFromPlanJson(s.planJson, s.modelPath + " (session plan)");
+        if (same) {
+            for (const SessionPoint& q : s.points) {
+                PlanPoint p;
+                p.id = nextPointId_++;
+                p.kind = pointKindFromString(q.kind);
+                p.label = q.label;
+                p.settings = settingsFromPlanJson(q.planJson, tr("session point %1").arg(q.id));
+                p.sizeBytes = sizeOf(p.settings);
+                p.bitsPerWeight = bitsPerWeightOf(p.settings);
+                auto e = std::make_shared<Evaluation>();
+                e->settings = p.settings;
+                e->metrics.values = q.metrics;
+                e->metrics.samples = q.samples;
+                e->samples = q.samples;
+                e->total = q.total;
+                p.evaluation = std::move(e);
+                p.pareto = q.pareto;
+                points_.push_back(std::move(p));
+            }
+            if (!s.sensitivityDrop.empty() && s.sensitivityLayers.size() == static_cast<int>(layers_.size())) {
+                auto t = std::make_shared<SensitivityTable>();
+                t->metric = s.sensitivityMetric.toStdString();
+                for (const QString& spec : s.sensitivitySettings)
+                    t->settings.push_back(parseSettingSpec(spec.toStdString()));
+                t->drop = s.sensitivityDrop;
+                sensitivity_ = std::move(t);
+            }
+        }
+        metric_ = s.metric;
+        xAxis_ = s.xAxis;
+        budget_ = s.budgetBytes;
+        maxDrop_ = s.maxDrop;
+        undo_->clear();
+        replaceSettings([&] {
+            std::vector<int> rows(layers_.size());
+            for (std::size_t i = 0; i < rows.size(); ++i)
+                rows[i] = static_cast<int>(i);
+            return rows;
+        }(), plan);
+    } catch (const std::exception& e) {
+        if (error)
+            *error = QString::fromStdString(e.what());
+        return false;
+    }
+    emit pointsChanged();
+    emit sensitivityChanged();
+    emit metricChanged();
+    emit chartSettingsChanged();
+    return true;
+}
+
+} // namespace leger::ui
