@@ -20,7 +20,7 @@ of images per class) to measure it on; with no argument, opens the bundled Fashi
 with its 2,000 test images. --session opens a saved session (.leger-session) instead.
 
 Options:
-  --data DATA      evaluation data for MODEL
+  --data DATA      evaluation data for MODEL (or synthetic:N for N random inputs)
   --session FILE   a saved session
   -h, --help       this help
   --version        the version

@@ -116,6 +116,17 @@ void MainWindow::createActions()
     recentModels_ = file->addMenu(tr("Recent &Models"));
     QAction* data = file->addAction(tr("Open &Data…"), this, &MainWindow::chooseData);
     data->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_O);
+    QAction* synthetic = file->addAction(tr("Use S&ynthetic Inputs…"), this, [this] {
+        bool ok = false;
+        const int n = QInputDialog::getInt(this, tr("Synthetic inputs"),
+                                           tr("Random inputs of the model's input shape (images uniform in [0, 1), "
+                                              "other inputs N(0, 1)).\nThey measure agreement with the uncompressed "
+                                              "model, not accuracy.\n\nNumber of inputs:"),
+                                           256, 1, 100000, 1, &ok);
+        if (ok)
+            openData(QStringLiteral("synthetic:%1").arg(n));
+    });
+    synthetic->setToolTip(tr("For a model without evaluation data: measure on random inputs"));
     recentData_ = file->addMenu(tr("Recent D&ata"));
     file->addSeparator();
     file->addAction(tr("Open &Session…"), this, &MainWindow::chooseSession);
@@ -266,7 +277,7 @@ bool MainWindow::openModel(const QString& path, const QString& dataPath)
     if (!data.isEmpty())
         AppSettings::addRecentData(workbench_->dataPath());
     updateRecentMenus();
-    statusBar()->showMessage(data.isEmpty() ? tr("Opened %1 — open evaluation data (File → Open Data) to measure accuracy")
+    statusBar()->showMessage(data.isEmpty() ? tr("Opened %1 — open evaluation data (File → Open Data, or Use Synthetic Inputs) to measure it")
                                                   .arg(workbench_->modelPath())
                                             : tr("Opened %1 with %2").arg(workbench_->modelPath(), workbench_->dataPath()),
                              10000);
@@ -283,7 +294,8 @@ bool MainWindow::openData(const QString& path)
         showError(tr("Cannot use this data"), error);
         return false;
     }
-    AppSettings::addRecentData(workbench_->dataPath());
+    if (!path.startsWith("synthetic:"))
+        AppSettings::addRecentData(workbench_->dataPath());
     updateRecentMenus();
     return true;
 }

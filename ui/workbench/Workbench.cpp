@@ -5,6 +5,7 @@
 #include <QUndoStack>
 #include <algorithm>
 #include <map>
+#include <random>
 
 #include "compress/Plan.h"
 #include "data/Dataset.h"
@@ -46,6 +47,44 @@ namespace {
 constexpr int kDebounceMs = 50;
 // At most this many trail points are kept (the oldest go first).
 constexpr int kMaxTrail = 200;
+const QString kSynthetic = QStringLiteral("synthetic:");
+
+/// The data at path, or for "synthetic:N" N random inputs of the model's input shape (images
+/// uniform in [0, 1), anything else N(0, 1); fixed seed), for models that come without data:
+/// they measure agreement with the uncompressed model, not accuracy.
+std::shared_ptr<Dataset> readData(const QString& path, const Model& model, qint64 limit)
+{
+    if (!path.startsWith(kSynthetic))
+        return std::make_shared<Dataset>(Dataset::read(path.toStdString(), limit));
+    bool ok = false;
+    const qint64 n = path.mid(kSynthetic.size()).toLongLong(&ok);
+    if (!ok || n < 1 || n > 100000)
+        throw Error(path.toStdString() + ": expected synthetic:N with N in 1..100000");
+    if (model.graph.inputs.empty())
+        throw Error(model.path + ": the model has no input");
+    const ValueInfo& in = model.graph.inputs.front();
+    if (!in.hasShape || in.dims.empty())
+        throw Error(model.path + ": input '" + in.name + "' has no declared shape for synthetic inputs");
+    Shape shape{n};
+    for (std::size_t i = 1; i < in.dims.size(); ++i) {
+        if (in.dims[i] < 1)
+            throw Error(model.path + ": input '" + in.name + "' " + in.shapeString() +
+                        " has free dimensions: open real data instead of synthetic inputs");
+        shape.push_back(in.dims[i]);
+    }
+    auto data = std::make_shared<Dataset>();
+    data->samples = Tensor(DType::Float32, shape);
+    data->source = path.toStdString();
+    const bool image = shape.size() == 4 && (shape[1] == 1 || shape[1] == 3 || shape[3] == 1 || shape[3] == 3);
+    std::mt19937 rng(20261127);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    float* x = data->samples.data<float>();
+    for (std::int64_t i = 0, e = data->samples.size(); i < e; ++i)
+        x[i] = image ? uniform(rng) : normal(rng);
+    return data;
+}
+
 } // namespace
 
 Workbench::Workbench(QObject* parent)
@@ -149,7 +188,8 @@ double Workbench::bitsPerWeightOf(const std::vector<LayerSetting>& s) const
 bool Workbench::open(const QString& modelPath, const QString& dataPath, QString* error)
 {
     const QString absModel = QFileInfo(modelPath).absoluteFilePath();
-    const QString absData = dataPath.isEmpty() ? QString() : QFileInfo(dataPath).absoluteFilePath();
+    const QString absData = dataPath.isEmpty() || dataPath.startsWith(kSynthetic) ? dataPath
+                                                                                   : QFileInfo(dataPath).absoluteFilePath();
     std::shared_ptr<Model> model;
     std::vector<Layer> layers;
     std::shared_ptr<SizeModel> size;
@@ -165,7 +205,7 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
         if (auto side = Preprocessing::readSidecar(absModel.toStdString()))
             pre = *side;
         if (!absData.isEmpty()) {
-            data = std::make_shared<Dataset>(Dataset::read(absData.toStdString(), dataLimit_));
+            data = readData(absData, *model, dataLimit_);
             // Checks that the data fits the model now, so that a bad pair leaves the open document as it was.
             Evaluator check(*model, *data, pre, Evaluator::Options{.limit = 1});
         }
@@ -193,10 +233,10 @@ bool Workbench::openData(const QString& dataPath, QString* error)
             *error = tr("Open a model first.");
         return false;
     }
-    const QString absData = QFileInfo(dataPath).absoluteFilePath();
+    const QString absData = dataPath.startsWith(kSynthetic) ? dataPath : QFileInfo(dataPath).absoluteFilePath();
     std::shared_ptr<Dataset> data;
     try {
-        data = std::make_shared<Dataset>(Dataset::read(absData.toStdString(), dataLimit_));
+        data = readData(absData, *model_, dataLimit_);
         Evaluator check(*model_, *data, pre_, Evaluator::Options{.limit = 1});
     } catch (const std::exception& e) {
         if (error)

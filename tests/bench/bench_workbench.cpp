@@ -1,0 +1,156 @@
+// The live loop of the whole workbench window, as a user drives it: the bits slider of the
+// setting editor is dragged back and forth on all layers of the sample (20 value changes a
+// second, like a mouse drag), with every panel live (table, summary, trade-off chart, bytes
+// chart, weight histogram). Prints the GUI thread's event-loop stalls (gaps between the ticks
+// of a 5 ms timer) while idle and while driven, and the latency from a slider change to the
+// first measured point shown and to the complete result. Figures, not assertions.
+// Usage: bench_workbench [seconds=10]   (QT_QPA_PLATFORM=offscreen or a display)
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSlider>
+#include <QTimer>
+#include <QUndoStack>
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "MainWindow.h"
+#include "layers/LayersPanel.h"
+#include "layers/SettingEditor.h"
+#include "workbench/Workbench.h"
+
+using namespace leger::ui;
+
+namespace {
+
+struct Gaps {
+    std::vector<double> ms;
+    double max() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
+    double pct(double p) const
+    {
+        if (ms.empty())
+            return 0;
+        auto v = ms;
+        std::sort(v.begin(), v.end());
+        return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+    }
+    double mean() const
+    {
+        double s = 0;
+        for (double x : ms)
+            s += x;
+        return ms.empty() ? 0 : s / static_cast<double>(ms.size());
+    }
+};
+
+double median(std::vector<double> v, double p = 0.5)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+/// Records the gaps between ticks of a 5 ms timer for `ms` milliseconds while `drive` runs.
+Gaps measure(int ms, const std::function<void()>& drive = {})
+{
+    Gaps g;
+    QElapsedTimer clock;
+    clock.start();
+    qint64 last = clock.nsecsElapsed();
+    QTimer tick;
+    tick.setTimerType(Qt::PreciseTimer);
+    QObject::connect(&tick, &QTimer::timeout, [&] {
+        const qint64 now = clock.nsecsElapsed();
+        g.ms.push_back(static_cast<double>(now - last) / 1e6);
+        last = now;
+    });
+    tick.start(5);
+    QTimer driver;
+    if (drive) {
+        QObject::connect(&driver, &QTimer::timeout, drive);
+        driver.start(50);
+    }
+    QEventLoop loop;
+    QTimer::singleShot(ms, &loop, &QEventLoop::quit);
+    loop.exec();
+    return g;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("Leger-bench");
+    const int seconds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 10;
+    const QString sample = LEGER_SOURCE_DIR "/resources/sample/";
+
+    MainWindow win;
+    win.setInteractive(false);
+    win.resize(1400, 900);
+    win.show();
+    Workbench* wb = win.workbench();
+    if (!win.openModel(sample + "fashion_mnist_cnn.onnx", sample + "fashion-mnist-test-2000-images-idx3-ubyte.gz"))
+        return 1;
+    QElapsedTimer wait;
+    wait.start();
+    while (!(wb->baseline() && wb->baseline()->complete() &&
+             wb->points().size() >= static_cast<int>(Workbench::presets().size())) &&
+           wait.elapsed() < 120000)
+        QApplication::processEvents(QEventLoop::AllEvents, 20);
+
+    const Gaps idle = measure(2000);
+
+    // Drive the slider: each change starts a clock; the first partial and the complete result
+    // shown for that plan stop it.
+    QSlider* bits = win.layersPanel()->editor()->bitsSlider();
+    QElapsedTimer clock;
+    clock.start();
+    qint64 changedAt = 0;
+    bool sawPartial = false, sawComplete = false;
+    std::vector<double> toPartial, toComplete;
+    QObject::connect(wb, &Workbench::currentChanged, [&] {
+        const auto c = wb->current();
+        if (!c)
+            return;
+        const double ms = static_cast<double>(clock.nsecsElapsed() - changedAt) / 1e6;
+        if (!sawPartial) {
+            toPartial.push_back(ms);
+            sawPartial = true;
+        }
+        if (c->complete() && !sawComplete) {
+            toComplete.push_back(ms);
+            sawComplete = true;
+        }
+    });
+    int step = 0, changes = 0;
+    const int sequence[] = {8, 7, 6, 5, 4, 3, 2, 3, 4, 5, 6, 7};
+    bits->setSliderDown(true);
+    const Gaps busy = measure(seconds * 1000, [&] {
+        const int v = sequence[step++ % 12];
+        changedAt = clock.nsecsElapsed();
+        sawPartial = sawComplete = false;
+        bits->setValue(v);
+        ++changes;
+    });
+    bits->setSliderDown(false);
+
+    std::printf("bench_workbench: sample (4 layers, 2000 images), %d s of slider drags at 20 changes/s, "
+                "all panels live\n",
+                seconds);
+    std::printf("  idle:   max gap %.1f ms, p99 %.1f ms, mean %.2f ms (%zu ticks of 5 ms)\n", idle.max(), idle.pct(0.99),
+                idle.mean(), idle.ms.size());
+    std::printf("  driven: max gap %.1f ms, p99 %.1f ms, mean %.2f ms (%zu ticks); longest stall %.1f ms "
+                "(max gap - 5 ms); ratio of max gaps driven/idle %.2f\n",
+                busy.max(), busy.pct(0.99), busy.mean(), busy.ms.size(), busy.max() - 5.0,
+                idle.max() > 0 ? busy.max() / idle.max() : 0.0);
+    std::printf("  %d slider changes, undo steps %d (one drag = one step expected: 1)\n", changes,
+                wb->undoStack() ? wb->undoStack()->count() : -1);
+    std::printf("  change -> first measured point shown: median %.1f ms, p90 %.1f ms (%zu of %d changes got one "
+                "before the next change)\n",
+                median(toPartial), median(toPartial, 0.9), toPartial.size(), changes);
+    std::printf("  change -> complete result shown:      median %.1f ms, p90 %.1f ms (%zu)\n", median(toComplete),
+                median(toComplete, 0.9), toComplete.size());
+    return 0;
+}
