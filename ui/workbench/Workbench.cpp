@@ -349,7 +349,9 @@ void Workbench::replaceSettings(const std::vector<int>& rows, const std::vector<
 
 void Workbench::scheduleEvaluation()
 {
-    if (data_)
+    // Not restarted by each change: during a continuous drag the engine is asked for the
+    // newest plan every kDebounceMs, instead of only once the drag pauses.
+    if (data_ && !debounce_->isActive())
         debounce_->start();
 }
 
@@ -360,8 +362,14 @@ void Workbench::evaluateNow()
         return;
     if (auto c = current(); c && c->complete())
         return;
-    // A plan measured before is shown at once from the history, and measured again only if
-    // it is not there (the engine's caches make the re-run cheap anyway).
+    // The uncompressed plan is the baseline; a plan measured before is shown at once from the
+    // history. Anything else goes to the engine.
+    if (baseline_ && baseline_->complete() &&
+        std::all_of(settings_.begin(), settings_.end(), [](const LayerSetting& s) { return s.isNone(); })) {
+        current_ = baseline_;
+        emit currentChanged();
+        return;
+    }
     for (const PlanPoint& p : points_)
         if (p.settings == settings_) {
             current_ = p.evaluation;
