@@ -28,6 +28,7 @@ class SizeModel;
 namespace leger::ui {
 
 class EngineWorker;
+struct EngineJob;
 
 /// What the engine is doing, for the summary strip.
 enum class EngineState { NoSource, Loading, Idle, Evaluating, Job };
@@ -90,6 +91,12 @@ signals:
 private:
     // Implementation in EngineBridge.cpp (worker object, queues, generation checks).
     struct Private;
+    quint64 startJob(EngineJob job);
+    /// Bookkeeping when a job's end arrives; emits jobFailed(cancelled) and returns true when
+    /// it had been cancelled here (its result, if any, is then not reported).
+    bool endJob(quint64 job);
+    void updateState();
+
     std::unique_ptr<Private> d_;
     quint64 generation_ = 0;
     EngineState state_ = EngineState::NoSource;
