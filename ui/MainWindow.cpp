@@ -45,6 +45,19 @@ const QString kModelFilter = QObject::tr("ONNX models (*.onnx)");
 const QString kDataFilter =
     QObject::tr("Evaluation data (*-idx3-ubyte *-idx3-ubyte.gz *.npz *.npy);;All files (*)");
 
+/// A file dialog that starts in, and remembers, the last folder used for opening (or saving).
+QString askPath(QWidget* parent, bool save, const QString& title, const QString& name, const QString& filter,
+                QString* selected = nullptr)
+{
+    Setting<QString>& last = save ? AppSettings::lastSaveDir() : AppSettings::lastOpenDir();
+    const QString start = last.get().isEmpty() ? name : QDir(last.get()).filePath(name);
+    const QString path = save ? QFileDialog::getSaveFileName(parent, title, start, filter, selected)
+                              : QFileDialog::getOpenFileName(parent, title, start, filter, selected);
+    if (!path.isEmpty())
+        last.set(QFileInfo(path).absolutePath());
+    return path;
+}
+
 bool isSession(const QString& p) { return p.endsWith(".leger-session", Qt::CaseInsensitive); }
 bool isModel(const QString& p) { return p.endsWith(".onnx", Qt::CaseInsensitive) || p.endsWith(".leger", Qt::CaseInsensitive); }
 } // namespace
@@ -185,12 +198,12 @@ void MainWindow::createActions()
     search->addSeparator();
     QAction* cancel = search->addAction(tr("&Cancel Search"), workbench_, &Workbench::cancelJob);
     cancel->setEnabled(false);
-    connect(workbench_, &Workbench::jobChanged, this, [=](bool running) {
+    connect(workbench_, &Workbench::jobChanged, this, [=, this](bool running) {
         cancel->setEnabled(running);
         for (QAction* a : {scan, sweep, floor, budget})
             a->setEnabled(!running && workbench_->hasData());
     });
-    connect(workbench_, &Workbench::modelChanged, this, [=] {
+    connect(workbench_, &Workbench::modelChanged, this, [=, this] {
         for (QAction* a : {scan, sweep, floor, budget})
             a->setEnabled(workbench_->hasData());
     });
@@ -250,8 +263,8 @@ void MainWindow::updateRecentMenus()
         menu->setEnabled(!files.isEmpty());
         menu->setToolTipsVisible(true);
     };
-    fill(recentModels_, AppSettings::recentModels().get(), true);
-    fill(recentData_, AppSettings::recentData().get(), false);
+    fill(recentModels_, AppSettings::recentModels(), true);
+    fill(recentData_, AppSettings::recentData(), false);
 }
 
 void MainWindow::showError(const QString& title, const QString& text)
@@ -398,32 +411,28 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::chooseModel()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), AppSettings::lastDirectory().get(), kModelFilter);
-    if (path.isEmpty())
-        return;
-    AppSettings::lastDirectory().set(QFileInfo(path).absolutePath());
-    openModel(path);
+    const QString path = askPath(this, false, tr("Open Model"), {}, kModelFilter);
+    if (!path.isEmpty())
+        openModel(path);
 }
 
 void MainWindow::chooseData()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Evaluation Data"), AppSettings::lastDirectory().get(), kDataFilter);
-    if (path.isEmpty())
-        return;
-    AppSettings::lastDirectory().set(QFileInfo(path).absolutePath());
-    openData(path);
+    const QString path = askPath(this, false, tr("Open Evaluation Data"), {}, kDataFilter);
+    if (!path.isEmpty())
+        openData(path);
 }
 
 void MainWindow::chooseSession()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), AppSettings::lastDirectory().get(), kSessionFilter);
+    const QString path = askPath(this, false, tr("Open Session"), {}, kSessionFilter);
     if (!path.isEmpty())
         openSession(path);
 }
 
 bool MainWindow::saveSessionAs()
 {
-    QString path = QFileDialog::getSaveFileName(this, tr("Save Session"), AppSettings::lastDirectory().get(), kSessionFilter);
+    QString path = askPath(this, true, tr("Save Session"), QFileInfo(workbench_->modelPath()).completeBaseName() + ".leger-session", kSessionFilter);
     if (path.isEmpty())
         return false;
     if (!isSession(path))
@@ -437,8 +446,8 @@ void MainWindow::exportModel()
         return;
     QString filter;
     const QString base = QFileInfo(workbench_->modelPath()).completeBaseName();
-    const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export Compressed Model"), QDir(AppSettings::lastDirectory().get()).filePath(base + ".leger"),
+    const QString path = askPath(
+        this, true, tr("Export Compressed Model"), base + ".leger",
         tr("Leger container, exact size shown (*.leger);;ONNX with DequantizeLinear (*.onnx);;ONNX with float weights (*.onnx)"),
         &filter);
     if (path.isEmpty())
@@ -462,7 +471,7 @@ void MainWindow::exportModel()
     });
     watcher->setFuture(QtConcurrent::run([model, layers, settings, format, path, shown]() -> QString {
         try {
-            const ExportResult r = exportModel(*model, layers, settings, format, path.toStdString());
+            const ExportResult r = leger::exportModel(*model, layers, settings, format, path.toStdString());
             QString msg = QObject::tr("Exported %1: %2 bytes").arg(path).arg(r.bytes);
             if (format == ExportFormat::Leger)
                 msg += r.bytes == shown ? QObject::tr(" (exactly the size shown)")
@@ -478,8 +487,7 @@ void MainWindow::exportModel()
 
 void MainWindow::exportChart()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Chart"), AppSettings::lastDirectory().get(),
-                                                      tr("PNG image (*.png);;SVG drawing (*.svg)"));
+    const QString path = askPath(this, true, tr("Export Chart"), QStringLiteral("tradeoff.png"), tr("PNG image (*.png);;SVG drawing (*.svg)"));
     if (path.isEmpty())
         return;
     QString error;
@@ -491,8 +499,7 @@ void MainWindow::exportChart()
 
 void MainWindow::exportTable()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Layer Table"), AppSettings::lastDirectory().get(),
-                                                      tr("CSV (*.csv)"));
+    const QString path = askPath(this, true, tr("Export Layer Table"), QStringLiteral("layers.csv"), tr("CSV (*.csv)"));
     if (path.isEmpty())
         return;
     QString error;
@@ -504,8 +511,7 @@ void MainWindow::exportTable()
 
 void MainWindow::exportPlan()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Plan"), AppSettings::lastDirectory().get(),
-                                                      tr("Plan recipe (*.json)"));
+    const QString path = askPath(this, true, tr("Export Plan"), QStringLiteral("plan.json"), tr("Plan recipe (*.json)"));
     if (path.isEmpty())
         return;
     try {
@@ -518,8 +524,7 @@ void MainWindow::exportPlan()
 
 void MainWindow::importPlan()
 {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Import Plan"), AppSettings::lastDirectory().get(),
-                                                      tr("Plan recipe (*.json)"));
+    const QString path = askPath(this, false, tr("Import Plan"), {}, tr("Plan recipe (*.json)"));
     if (path.isEmpty())
         return;
     try {

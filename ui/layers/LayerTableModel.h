@@ -6,6 +6,8 @@
 #include <QAbstractTableModel>
 #include <vector>
 
+#include "session/CsvExport.h"
+
 namespace leger::ui {
 
 class Workbench;
@@ -18,7 +20,7 @@ public:
         ColumnCount
     };
     /// Raw values for export and sorting (bytes as integers, fractions as numbers).
-    static constexpr int kExportRole = Qt::UserRole + 100;
+    static constexpr int kExportRole = leger::ui::kExportRole;
     /// The drag id an editor passes with setData so that a slider drag is one undo step.
     static constexpr int kDragRole = Qt::UserRole + 101;
 
