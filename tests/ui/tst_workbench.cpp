@@ -70,10 +70,10 @@ void TestWorkbench::opensSampleAndMeasuresBaseline()
     QString error;
     QVERIFY2(w.open(kSample, kImages, &error), qPrintable(error));
     QCOMPARE(model.count(), 1);
-    QCOMPARE(w.layers().size(), std::size_t{4});
-    QCOMPARE(w.sizeReport().total, w.sizeModel()->total(std::vector<LayerSetting>(4)));
+    QCOMPARE(w.layers().size(), std::size_t{6}); // four convolutions, fc1 and fc2
+    QCOMPARE(w.sizeReport().total, w.sizeModel()->total(std::vector<LayerSetting>(6)));
     QVERIFY(waitBaseline(w));
-    const Evaluation ref = reference(std::vector<LayerSetting>(4));
+    const Evaluation ref = reference(std::vector<LayerSetting>(6));
     QCOMPARE(w.baseline()->metrics.find("top1")->value, ref.metrics.find("top1")->value);
     QCOMPARE(w.metric(), QString("top1"));
     // The uniform presets are measured in the background and become points.
@@ -125,7 +125,7 @@ void TestWorkbench::editIsMeasuredAfterDebounce()
     QVERIFY(w.open(kSample, kImages, &error));
     QVERIFY(waitBaseline(w));
     QSignalSpy current(&w, &Workbench::currentChanged);
-    w.editLayers({0, 1, 2, 3}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 4; return s; }, "int4");
+    w.editLayers({0, 1, 2, 3, 4, 5}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 4; return s; }, "int4");
     QVERIFY(!w.current()); // not measured yet: nothing is shown for this plan
     QVERIFY(waitComplete(w));
     const Evaluation ref = reference(w.settings());
@@ -212,7 +212,7 @@ void TestWorkbench::stressNeverShowsAnotherPlansResult()
     t.start();
     int edits = 0;
     while (t.elapsed() < 4000) {
-        const int layer = rng->bounded(4);
+        const int layer = rng->bounded(static_cast<int>(w.layers().size()));
         const int bits = 2 + rng->bounded(7);
         const int g = rng->bounded(3);
         const double sp = 0.05 * rng->bounded(10);
