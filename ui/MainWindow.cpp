@@ -67,6 +67,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), workbench_(new Wo
     setWindowTitle(tr("Leger"));
     setAcceptDrops(true);
     setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
+    // The layer table takes the window's full height; the per-layer views sit under the chart.
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
 
     summary_ = new SummaryStrip(workbench_, this);
     tradeoff_ = new TradeoffPanel(workbench_, this);
@@ -89,8 +91,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), workbench_(new Wo
     viewsDock_->setObjectName("layerViewsDock");
     viewsDock_->setWidget(views_);
     addDockWidget(Qt::BottomDockWidgetArea, viewsDock_);
-    resizeDocks({layersDock_}, {620}, Qt::Horizontal);
-    resizeDocks({viewsDock_}, {300}, Qt::Vertical);
+    resizeDocks({layersDock_}, {640}, Qt::Horizontal);
+    resizeDocks({viewsDock_}, {320}, Qt::Vertical);
 
     connect(layers_, &LayersPanel::currentLayerChanged, views_, &LayerViewsPanel::setLayer);
     connect(views_, &LayerViewsPanel::layerClicked, layers_, &LayersPanel::selectLayer);

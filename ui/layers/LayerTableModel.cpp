@@ -20,6 +20,7 @@ LayerTableModel::LayerTableModel(Workbench* workbench, QObject* parent)
     });
     connect(workbench_, &Workbench::settingsChanged, this,
             [this](const QList<int>& rows) { rowsChanged(rows, Format, Sensitivity); });
+    static_assert(Format < Sensitivity && Sqnr < Sensitivity, "the columns a setting changes are contiguous");
     connect(workbench_, &Workbench::currentChanged, this, [this] { rowsChanged({}, Sqnr, Sqnr); });
     connect(workbench_, &Workbench::sensitivityChanged, this, [this] { rowsChanged({}, Sensitivity, Sensitivity); });
     connect(workbench_, &Workbench::metricChanged, this, [this] {
@@ -160,9 +161,14 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
         case Sensitivity: return std::isnan(sens) ? QVariant(QString()) : QVariant(sens);
         }
     } else if (role == Qt::TextAlignmentRole) {
-        if (index.column() >= Parameters && index.column() != Format && index.column() != Granularity &&
-            index.column() != Pattern)
-            return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+        switch (index.column()) {
+        case Parameters:
+        case Bits:
+        case Sparsity:
+        case Size:
+        case Sqnr:
+        case Sensitivity: return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+        }
     } else if (role == Qt::ToolTipRole) {
         switch (index.column()) {
         case Name:
@@ -217,7 +223,7 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
         case Sparsity: return tr("Fraction of weights (or output channels) pruned to exactly zero, smallest magnitude first");
         case Pattern: return tr("Which weights pruning removes: any, 2 of every 4, 4 of every 8, or whole output channels");
         case Size: return tr("Exact bytes of this layer's record in the .leger export");
-        case Sqnr: return data(index(0, Sqnr), Qt::ToolTipRole);
+        case Sqnr: return tr("Weight SQNR of each layer under the current plan, in dB (higher: closer to the original)");
         case Sensitivity: return tr("Metric drop with this layer alone compressed at its setting (sensitivity scan)");
         }
     }

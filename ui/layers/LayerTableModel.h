@@ -15,8 +15,9 @@ class Workbench;
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
+    /// The editable columns come first after the name, then what they give, then the layer's facts.
     enum Column {
-        Name, Op, Shape, Parameters, Format, Bits, Granularity, Sparsity, Pattern, Size, Sqnr, Sensitivity,
+        Name, Format, Bits, Granularity, Sparsity, Pattern, Size, Sqnr, Sensitivity, Op, Shape, Parameters,
         ColumnCount
     };
     /// Raw values for export and sorting (bytes as integers, fractions as numbers).

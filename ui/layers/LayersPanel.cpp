@@ -50,10 +50,14 @@ LayersPanel::LayersPanel(Workbench* workbench, QWidget* parent)
     view_->horizontalHeader()->setStretchLastSection(true);
     view_->setAlternatingRowColors(true);
     view_->setWordWrap(false);
-    view_->setColumnWidth(LayerTableModel::Name, 180);
-    for (int c : {LayerTableModel::Op, LayerTableModel::Bits})
-        view_->setColumnWidth(c, 64);
-    view_->setColumnWidth(LayerTableModel::Sparsity, 80);
+    const int em = view_->fontMetrics().horizontalAdvance(QLatin1Char('M'));
+    const std::pair<int, int> widths[] = {
+        {LayerTableModel::Name, 11}, {LayerTableModel::Op, 5},       {LayerTableModel::Shape, 8},
+        {LayerTableModel::Parameters, 6}, {LayerTableModel::Format, 6}, {LayerTableModel::Bits, 4},
+        {LayerTableModel::Granularity, 6}, {LayerTableModel::Sparsity, 5}, {LayerTableModel::Pattern, 7},
+        {LayerTableModel::Size, 6},      {LayerTableModel::Sqnr, 6}};
+    for (auto [column, ems] : widths)
+        view_->setColumnWidth(column, ems * em);
 
     scope_ = new QButtonGroup(this);
     auto* selected = new QRadioButton(tr("Selected layers"), this);
@@ -112,8 +116,12 @@ LayersPanel::LayersPanel(Workbench* workbench, QWidget* parent)
     });
     connect(workbench_, &Workbench::settingsChanged, this, [this] { refreshEditor(); });
     connect(workbench_, &Workbench::modelChanged, this, [this] {
-        view_->resizeColumnToContents(LayerTableModel::Shape);
-        view_->resizeColumnToContents(LayerTableModel::Parameters);
+        // Columns fit their header and contents once per model (not on every change).
+        view_->resizeColumnsToContents();
+        const int m = view_->fontMetrics().horizontalAdvance(QLatin1Char('M'));
+        view_->setColumnWidth(LayerTableModel::Name, std::min(view_->columnWidth(LayerTableModel::Name), 16 * m));
+        view_->setColumnWidth(LayerTableModel::Sparsity, std::max(view_->columnWidth(LayerTableModel::Sparsity), 5 * m));
+        view_->setColumnWidth(LayerTableModel::Bits, std::max(view_->columnWidth(LayerTableModel::Bits), 4 * m));
         setApplyToAll(true);
         refreshEditor();
         emit currentLayerChanged(-1);
@@ -168,8 +176,8 @@ void LayersPanel::refreshEditor()
     const QList<int> rows = targetRows();
     const auto& s = workbench_->settings();
     editor_->setEnabled(!rows.isEmpty());
-    scopeLabel_->setText(applyToAll() ? tr("(%n layer(s))", nullptr, static_cast<int>(s.size()))
-                                      : tr("(%n selected)", nullptr, static_cast<int>(rows.size())));
+    scopeLabel_->setText(applyToAll() ? (s.size() == 1 ? tr("(1 layer)") : tr("(%1 layers)").arg(s.size()))
+                                      : tr("(%1 selected)").arg(rows.size()));
     if (rows.isEmpty())
         return;
     const LayerSetting& first = s[static_cast<std::size_t>(rows.front())];

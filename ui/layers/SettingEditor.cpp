@@ -3,6 +3,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QSignalBlocker>
 #include <QSlider>
@@ -61,30 +62,35 @@ SettingEditor::SettingEditor(std::function<int()> nextDragId, QWidget* parent)
     pattern_->setToolTip(tr("Which weights pruning removes"));
     mixed_ = new QLabel(tr("<i>mixed: the chosen layers differ; a change applies to all of them</i>"), this);
 
+    // Label, choice, slider and its value on each row; the sliders get the room.
+    bits_->setMinimumWidth(140);
+    sparsity_->setMinimumWidth(140);
     auto* grid = new QGridLayout(this);
     grid->setContentsMargins(0, 0, 0, 0);
-    grid->addWidget(new QLabel(tr("&Format"), this), 0, 0);
+    auto* formatLabel = new QLabel(tr("&Format"), this);
+    formatLabel->setBuddy(format_);
+    auto* bitsLabel = new QLabel(tr("&Bits"), this);
+    bitsLabel->setBuddy(bits_);
+    auto* sparsityLabel = new QLabel(tr("&Sparsity"), this);
+    sparsityLabel->setBuddy(sparsity_);
+    grid->addWidget(formatLabel, 0, 0);
     grid->addWidget(format_, 0, 1);
-    grid->addWidget(new QLabel(tr("&Bits"), this), 0, 2);
+    grid->addWidget(bitsLabel, 0, 2, Qt::AlignRight);
     grid->addWidget(bits_, 0, 3);
     grid->addWidget(bitsLabel_, 0, 4);
-    grid->addWidget(granularity_, 0, 5);
-    grid->addWidget(symmetric_, 0, 6);
-    grid->addWidget(clip_, 0, 7);
-    grid->addWidget(new QLabel(tr("&Sparsity"), this), 1, 0);
-    grid->addWidget(pattern_, 1, 1);
-    grid->addWidget(sparsity_, 1, 3);
-    grid->addWidget(sparsityLabel_, 1, 4);
-    grid->addWidget(mixed_, 1, 5, 1, 3);
+    grid->addWidget(new QLabel(tr("Scales"), this), 1, 0);
+    grid->addWidget(granularity_, 1, 1);
+    auto* quant = new QHBoxLayout;
+    quant->addWidget(symmetric_);
+    quant->addWidget(clip_);
+    quant->addStretch(1);
+    grid->addLayout(quant, 1, 2, 1, 3);
+    grid->addWidget(sparsityLabel, 2, 0);
+    grid->addWidget(pattern_, 2, 1);
+    grid->addWidget(sparsity_, 2, 3);
+    grid->addWidget(sparsityLabel_, 2, 4);
+    grid->addWidget(mixed_, 3, 0, 1, 5);
     grid->setColumnStretch(3, 1);
-    for (QLabel* l : findChildren<QLabel*>()) {
-        if (l->text() == tr("&Format"))
-            l->setBuddy(format_);
-        else if (l->text() == tr("&Bits"))
-            l->setBuddy(bits_);
-        else if (l->text() == tr("&Sparsity"))
-            l->setBuddy(sparsity_);
-    }
 
     for (QSlider* s : {bits_, sparsity_})
         connect(s, &QSlider::sliderPressed, this, [this] { dragId_ = nextDragId_(); });

@@ -1,6 +1,7 @@
 #include "panels/SummaryStrip.h"
 
 #include <QHBoxLayout>
+#include <QVBoxLayout>
 #include <QLabel>
 #include <QLocale>
 #include <QProgressBar>
@@ -60,20 +61,30 @@ SummaryStrip::SummaryStrip(Workbench* workbench, QWidget* parent) : QWidget(pare
     size_->setFont(big);
     metric_->setFont(big);
 
-    auto* l = new QHBoxLayout(this);
+    // Two rows, so that the strip never makes the window wider than a laptop screen: the plan's
+    // size and measured metric first, then the details and what the engine is doing.
+    auto* top = new QHBoxLayout;
+    top->addWidget(size_);
+    top->addWidget(ratio_);
+    top->addWidget(bits_);
+    top->addSpacing(16);
+    top->addWidget(separator(this));
+    top->addSpacing(16);
+    top->addWidget(metric_);
+    top->addWidget(delta_);
+    top->addStretch(1);
+    auto* bottom = new QHBoxLayout;
+    bottom->addWidget(samples_);
+    bottom->addWidget(flips_);
+    bottom->addStretch(1);
+    bottom->addWidget(engine_);
+    bottom->addWidget(progress_);
+    bottom->addWidget(cancel_);
+    auto* l = new QVBoxLayout(this);
     l->setContentsMargins(8, 4, 8, 4);
-    l->addWidget(size_);
-    l->addWidget(ratio_);
-    l->addWidget(bits_);
-    l->addWidget(separator(this));
-    l->addWidget(metric_);
-    l->addWidget(delta_);
-    l->addWidget(flips_);
-    l->addWidget(samples_);
-    l->addStretch(1);
-    l->addWidget(engine_);
-    l->addWidget(progress_);
-    l->addWidget(cancel_);
+    l->setSpacing(2);
+    l->addLayout(top);
+    l->addLayout(bottom);
 
     connect(workbench_, &Workbench::settingsChanged, this, [this] {
         updateSize();

@@ -43,18 +43,19 @@ TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(pa
     chart_ = new TradeoffChart(this);
     metric_ = new QComboBox(this);
     metric_->setToolTip(tr("The metric on the y axis, the summary and the searches"));
+    metric_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     axis_ = new QComboBox(this);
     axis_->addItem(tr("Size (MB)"), QStringLiteral("mb"));
     axis_->addItem(tr("Bits per weight"), QStringLiteral("bpw"));
     axis_->setToolTip(tr("The x axis: the exact export size, or the bits per weight of the layers"));
-    budgetOn_ = new QCheckBox(tr("Size budget"), this);
+    budgetOn_ = new QCheckBox(tr("Budget"), this);
     budgetOn_->setToolTip(tr("Draw a size budget on the chart; \"Fit to budget\" finds the best plan under it"));
     budget_ = new QDoubleSpinBox(this);
     budget_->setDecimals(3);
     budget_->setRange(0.001, 1e6);
     budget_->setSuffix(QStringLiteral(" MB"));
     budget_->setValue(0.1);
-    dropOn_ = new QCheckBox(tr("Acceptable drop"), this);
+    dropOn_ = new QCheckBox(tr("Max drop"), this);
     dropOn_->setToolTip(tr("Draw the accuracy floor (baseline minus this drop); \"Fit to floor\" finds the smallest plan "
                            "above it"));
     drop_ = new QDoubleSpinBox(this);

@@ -21,6 +21,7 @@ bool SettingsCommand::mergeWith(const QUndoCommand* other)
     if (o->dragId_ != dragId_ || o->rows_ != rows_)
         return false;
     after_ = o->after_;
+    setText(o->text()); // says where the drag ended
     setObsolete(after_ == before_);
     return true;
 }
