@@ -397,18 +397,25 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event)
 
 void MainWindow::dropEvent(QDropEvent* event)
 {
-    for (const QUrl& url : event->mimeData()->urls()) {
-        const QString path = url.toLocalFile();
-        if (path.isEmpty())
-            continue;
+    QStringList paths;
+    for (const QUrl& url : event->mimeData()->urls())
+        if (!url.toLocalFile().isEmpty())
+            paths << url.toLocalFile();
+    openPaths(paths);
+    event->acceptProposedAction();
+}
+
+void MainWindow::openPaths(const QStringList& paths)
+{
+    // Models first, so that data dropped with its model goes with it.
+    for (const QString& path : paths)
         if (isSession(path))
             openSession(path);
         else if (isModel(path))
             openModel(path);
-        else
+    for (const QString& path : paths)
+        if (!isSession(path) && !isModel(path))
             openData(path);
-    }
-    event->acceptProposedAction();
 }
 
 void MainWindow::chooseModel()
@@ -454,61 +461,87 @@ void MainWindow::exportModel()
         &filter);
     if (path.isEmpty())
         return;
-    const ExportFormat format = filter.startsWith("Leger") ? ExportFormat::Leger
-                                : filter.contains("DequantizeLinear") ? ExportFormat::OnnxQdq
-                                                                       : ExportFormat::OnnxFloat;
+    exportModelTo(path, filter.startsWith("Leger")                ? ExportFormat::Leger
+                        : filter.contains("DequantizeLinear") ? ExportFormat::OnnxQdq
+                                                               : ExportFormat::OnnxFloat);
+}
+
+void MainWindow::exportModelTo(const QString& path, ExportFormat format)
+{
+    if (!workbench_->isOpen())
+        return;
     auto model = workbench_->sharedModel();
     const auto layers = workbench_->layers();
     const auto settings = workbench_->settings();
     const std::int64_t shown = workbench_->sizeReport().total;
     statusBar()->showMessage(tr("Exporting %1…").arg(path));
-    auto* watcher = new QFutureWatcher<QString>(this);
-    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
-        const QString result = watcher->result();
+    struct Outcome {
+        qint64 bytes = 0;
+        QString message, error;
+    };
+    auto* watcher = new QFutureWatcher<Outcome>(this);
+    connect(watcher, &QFutureWatcher<Outcome>::finished, this, [this, watcher, path] {
+        const Outcome r = watcher->result();
         watcher->deleteLater();
-        if (result.startsWith("error:"))
-            showError(tr("Export failed"), result.mid(6));
+        if (!r.error.isEmpty())
+            showError(tr("Export failed"), r.error);
         else
-            statusBar()->showMessage(result, 15000);
+            statusBar()->showMessage(r.message, 15000);
+        emit modelExported(path, r.bytes, r.error);
     });
-    watcher->setFuture(QtConcurrent::run([model, layers, settings, format, path, shown]() -> QString {
+    // The lambda holds the model: opening another one meanwhile is safe.
+    watcher->setFuture(QtConcurrent::run([model, layers, settings, format, path, shown]() -> Outcome {
+        Outcome o;
         try {
             const ExportResult r = leger::exportModel(*model, layers, settings, format, path.toStdString());
-            QString msg = QObject::tr("Exported %1: %2 bytes").arg(path).arg(r.bytes);
+            o.bytes = r.bytes;
+            o.message = QObject::tr("Exported %1: %2 bytes").arg(path).arg(r.bytes);
             if (format == ExportFormat::Leger)
-                msg += r.bytes == shown ? QObject::tr(" (exactly the size shown)")
-                                        : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
+                o.message += r.bytes == shown ? QObject::tr(" (exactly the size shown)")
+                                              : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
             for (const std::string& w : r.warnings)
-                msg += QStringLiteral("; ") + QString::fromStdString(w);
-            return msg;
+                o.message += QStringLiteral("; ") + QString::fromStdString(w);
         } catch (const std::exception& e) {
-            return QStringLiteral("error:") + QString::fromStdString(e.what());
+            o.error = QString::fromStdString(e.what());
         }
+        return o;
     }));
 }
 
 void MainWindow::exportChart()
 {
     const QString path = askPath(this, true, tr("Export Chart"), QStringLiteral("tradeoff.png"), tr("PNG image (*.png);;SVG drawing (*.svg)"));
-    if (path.isEmpty())
-        return;
+    if (!path.isEmpty())
+        exportChartTo(path);
+}
+
+bool MainWindow::exportChartTo(const QString& path)
+{
     QString error;
-    if (!tradeoff_->chart()->saveImage(path, &error))
+    if (!tradeoff_->chart()->saveImage(path, &error)) {
         showError(tr("Cannot export the chart"), error);
-    else
-        statusBar()->showMessage(tr("Chart written to %1").arg(path), 8000);
+        return false;
+    }
+    statusBar()->showMessage(tr("Chart written to %1").arg(path), 8000);
+    return true;
 }
 
 void MainWindow::exportTable()
 {
     const QString path = askPath(this, true, tr("Export Layer Table"), QStringLiteral("layers.csv"), tr("CSV (*.csv)"));
-    if (path.isEmpty())
-        return;
+    if (!path.isEmpty())
+        exportTableTo(path);
+}
+
+bool MainWindow::exportTableTo(const QString& path)
+{
     QString error;
-    if (!writeCsv(*layers_->model(), path, &error))
+    if (!writeCsv(*layers_->model(), path, &error)) {
         showError(tr("Cannot export the table"), error);
-    else
-        statusBar()->showMessage(tr("Layer table written to %1").arg(path), 8000);
+        return false;
+    }
+    statusBar()->showMessage(tr("Layer table written to %1").arg(path), 8000);
+    return true;
 }
 
 void MainWindow::exportPlan()

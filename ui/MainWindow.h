@@ -7,6 +7,10 @@ class QAction;
 class QDockWidget;
 class QMenu;
 
+namespace leger {
+enum class ExportFormat;
+}
+
 namespace leger::ui {
 
 class Autosaver;
@@ -27,9 +31,15 @@ public:
     bool openModel(const QString& path, const QString& dataPath = {});
     bool openData(const QString& path);
     bool openSession(const QString& path);
+    /// Opens dropped files by kind: sessions, models (.onnx), and anything else as data.
+    void openPaths(const QStringList& paths);
     bool saveSession(const QString& path);
     /// Offers to restore the autosaved session of a run that did not end cleanly; true if restored.
     bool offerRecovery();
+    /// Writes the compressed model in the background; modelExported follows.
+    void exportModelTo(const QString& path, ExportFormat format);
+    bool exportChartTo(const QString& path);
+    bool exportTableTo(const QString& path);
     /// Errors are shown in dialogs (true) or only in the status bar (tests, screenshots).
     void setInteractive(bool on) { interactive_ = on; }
 
@@ -39,6 +49,10 @@ public:
     LayerViewsPanel* layerViews() const { return views_; }
     SummaryStrip* summary() const { return summary_; }
     Autosaver* autosaver() const { return autosaver_; }
+
+signals:
+    /// A model export ended: bytes written, or the error (empty on success).
+    void modelExported(const QString& path, qint64 bytes, const QString& error);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
