@@ -17,6 +17,7 @@
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QTemporaryDir>
+#include <QToolTip>
 #include <QValueAxis>
 #include <QtTest>
 #include <cmath>
@@ -98,6 +99,7 @@ private slots:
     void tradeoffClickEmitsPointId_data();
     void tradeoffClickEmitsPointId();
     void tradeoffFollowsDarkPalette();
+    void tooltipsNameTheNumbers();
 
     void layerBytesStacksTheSizeReport();
     void layerBytesClickReportsInputIndex();
@@ -171,6 +173,11 @@ void TestCharts::tradeoffDrawsEverySeries()
             QVERIFY(p.sizeBytes / 1e6 >= ax->min() && p.sizeBytes / 1e6 <= ax->max());
             QVERIFY(p.value >= ay->min() && p.value <= ay->max());
         }
+
+    // Older trail points fainter: the trail is given oldest first.
+    const auto fade = trail->pointsConfiguration();
+    const auto alpha = [&](int i) { return fade.value(i).value(QXYSeries::PointConfiguration::Color).value<QColor>().alphaF(); };
+    QVERIFY(alpha(0) > 0 && alpha(0) < alpha(trail->count() - 1));
 
     // Clearing hides them.
     t.setTrail({});
@@ -329,6 +336,49 @@ void TestCharts::tradeoffFollowsDarkPalette()
     QTRY_COMPARE(chart->theme(), QChart::ChartThemeDark);
     QCOMPARE(chart->backgroundBrush().color(), QColor(0x1e, 0x1e, 0x20));
     QCOMPARE(chart->axes(Qt::Horizontal).value(0)->labelsColor(), QColor(0xe8, 0xe8, 0xe8));
+}
+
+void TestCharts::tooltipsNameTheNumbers()
+{
+    TradeoffChart t;
+    fullTradeoff(t, *d);
+    t.setCurrent(d->currentPartial, true);
+    showSized(t, {900, 600});
+    QChart* chart = chartOf(t);
+    auto* view = t.findChild<QChartView*>();
+    auto* current = seriesNamed<QScatterSeries>(chart, "Current plan");
+    QTRY_COMPARE(current->count(), 1);
+    QTest::qWait(60);
+    const QPoint at = viewportPos(view, {d->currentPartial.sizeBytes / 1e6, d->currentPartial.value}, current);
+    QHelpEvent help(QEvent::ToolTip, at, view->viewport()->mapToGlobal(at));
+    QCoreApplication::sendEvent(view->viewport(), &help);
+    const QString tip = QToolTip::text();
+    QVERIFY2(tip.contains("sample recipe") && tip.contains("still refining"), qPrintable(tip));
+    QVERIFY2(tip.contains(QString::number(d->currentPartial.sizeBytes / 1e6, 'g', 4) + " MB"), qPrintable(tip));
+    QVERIFY2(tip.contains("Bits per weight: " + QString::number(d->currentPartial.bitsPerWeight, 'f', 2)), qPrintable(tip));
+    QVERIFY2(tip.contains(QString("[%1, %2]").arg(QString::number(d->currentPartial.low, 'g', 4),
+                                                  QString::number(d->currentPartial.high, 'g', 4))),
+             qPrintable(tip));
+    QToolTip::hideText();
+
+    SensitivityView v;
+    v.setTable(d->layers, d->settings, d->drop, "pp");
+    showSized(v, {700, 400});
+    auto* canvas = v.findChild<HeatmapCanvas*>();
+    QPoint cell;
+    for (int y = 0; y < canvas->height() && cell.isNull(); ++y)
+        for (int x = 0; x < canvas->width(); x += 4)
+            if (canvas->rowAt({x, y}) == 2 && canvas->columnAt({x, y}) == 3) {
+                cell = {x + 4, y + 3};
+                break;
+            }
+    QVERIFY(!cell.isNull());
+    QHelpEvent cellHelp(QEvent::ToolTip, cell, canvas->mapToGlobal(cell));
+    QCoreApplication::sendEvent(canvas, &cellHelp);
+    const QString cellTip = QToolTip::text();
+    QVERIFY2(cellTip.contains(d->layers[2]) && cellTip.contains(d->settings[3]), qPrintable(cellTip));
+    QVERIFY2(cellTip.contains(QString::number(d->drop[2][3], 'g', 6) + " pp"), qPrintable(cellTip));
+    QToolTip::hideText();
 }
 
 void TestCharts::layerBytesStacksTheSizeReport()
