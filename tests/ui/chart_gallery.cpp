@@ -109,8 +109,6 @@ int main(int argc, char** argv)
             c.setLayers(sample::manyLayerBytes(84));
             render(c, out("layerbytes-504"), {760, 640});
             render(c, out("layerbytes-504-short"), {560, 300});
-            QApplication::processEvents();
-            render(c, out("layerbytes-504-short2"), {560, 300});
         }
         {
             SensitivityView v;

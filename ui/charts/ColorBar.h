@@ -7,6 +7,8 @@
 namespace leger::ui {
 
 class ColorBar : public QWidget {
+    Q_OBJECT
+
 public:
     explicit ColorBar(QWidget* parent = nullptr);
 

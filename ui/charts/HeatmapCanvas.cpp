@@ -91,9 +91,15 @@ QSize HeatmapCanvas::naturalSize(int maxHeight) const
 {
     if (rows_.isEmpty())
         return minimumSizeHint();
+    const int rows = static_cast<int>(rows_.size());
     const int width = labelWidth_ + static_cast<int>(columns_.size()) * std::max(minColW_, 72) + 4;
-    const int wanted = headerH_ + static_cast<int>(rows_.size()) * std::max(minRowH_, 22) + 2;
-    return {width, std::min(wanted, std::max(maxHeight, headerH_ + static_cast<int>(rows_.size()) * 2))};
+    // Roomy rows when they fit, else the smallest that keep their text, else thinner.
+    int rowH = std::max(minRowH_, 22);
+    if (headerH_ + rows * rowH > maxHeight)
+        rowH = std::max(minRowH_, 2);
+    if (headerH_ + rows * rowH > maxHeight)
+        rowH = std::max(2, (maxHeight - headerH_) / rows);
+    return {width, headerH_ + rows * rowH + 2};
 }
 
 HeatmapCanvas::Geometry HeatmapCanvas::geometryFor(const QSize& size) const

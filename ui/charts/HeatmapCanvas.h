@@ -11,6 +11,8 @@
 namespace leger::ui {
 
 class HeatmapCanvas : public QWidget {
+    Q_OBJECT
+
 public:
     explicit HeatmapCanvas(QWidget* parent = nullptr);
 

@@ -35,8 +35,9 @@ bool saveImage(const QString& path, QSize size, const QColor& background,
 
     if (ext == "png") {
         // Twice the logical size, so that text and thin lines stay crisp when the image is
-        // shown on a high-DPI screen or in a printed report.
-        constexpr int ratio = 2;
+        // shown on a high-DPI screen or in a printed report; once for very tall images (a
+        // heatmap of hundreds of layers) to keep the buffer under ~64 MB.
+        const int ratio = qint64(size.width()) * size.height() * 4 * 4 <= (qint64(64) << 20) ? 2 : 1;
         QImage image(size * ratio, QImage::Format_ARGB32_Premultiplied);
         image.setDevicePixelRatio(ratio);
         image.fill(background);

@@ -12,7 +12,8 @@ class QWidget;
 
 namespace leger::ui {
 
-/// Paints `paint` on a canvas of `size` logical pixels (PNG at device pixel ratio 2, or SVG) and
+/// Paints `paint` on a canvas of `size` logical pixels (PNG at device pixel ratio 2, or 1 for
+/// very large images; or SVG) and
 /// writes it to path. Returns false and sets *error, naming the file, on failure.
 bool saveImage(const QString& path, QSize size, const QColor& background,
                const std::function<void(QPainter&)>& paint, QString* error);

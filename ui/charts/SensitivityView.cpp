@@ -32,7 +32,7 @@ namespace leger::ui {
 
 namespace {
 constexpr int kMaxBars = 30;        // the most sensitive layers shown as bars
-constexpr int kMaxImageHeight = 6000; // a saved heatmap taller than this gets thinner rows
+constexpr int kMaxImageHeight = 12000; // a saved heatmap taller than this gets thinner rows, without text
 } // namespace
 
 struct SensitivityView::Private {

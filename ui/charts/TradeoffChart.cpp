@@ -239,7 +239,7 @@ void TradeoffChart::Private::placeDecorations()
     // half-width is a few pixels whatever the zoom.
     const QRectF plot = chart->plotArea();
     const double xSpan = axisX->max() - axisX->min();
-    const double cap = plot.width() > 0 ? 4.0 * xSpan / plot.width() : xSpan * 0.01;
+    const double cap = plot.width() > 100 ? 4.0 * xSpan / plot.width() : xSpan * 0.01; // not laid out yet
     if (currentPoint) {
         const double cx = x(*currentPoint), lo = currentPoint->low, hi = currentPoint->high;
         errorBar->replace({{cx - cap, hi}, {cx + cap, hi}, {cx, hi}, {cx, lo}, {cx - cap, lo}, {cx + cap, lo}});

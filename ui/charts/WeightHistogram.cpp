@@ -135,15 +135,21 @@ void WeightHistogram::Private::setLog(bool log)
     // hides (an axis removed from a chart leaves its items until the event loop runs).
     QAbstractAxis* from = log ? static_cast<QAbstractAxis*>(linearY) : logY;
     QAbstractAxis* to = log ? static_cast<QAbstractAxis*>(logY) : linearY;
+    if (log) {
+        // The data on its new baseline first, and no zero in the range the series' domain
+        // carries over: a log axis rejects both.
+        axisY = nullptr;
+        fill();
+        linearY->setRange(kLogFloor, std::max(linearY->max(), 10.0));
+    }
+    // Going back, the data keep their positive baseline until the linear axis is attached.
     before->detachAxis(from);
     after->detachAxis(from);
     from->setVisible(false);
-    axisY = nullptr;
-    fill(); // the data on its new baseline first: a log axis rejects zeros
-    axisY = to;
     to->setVisible(true);
     before->attachAxis(to);
     after->attachAxis(to);
+    axisY = to;
     fill();
 }
 
