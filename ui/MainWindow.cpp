@@ -98,8 +98,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), workbench_(new Wo
     connect(views_, &LayerViewsPanel::layerClicked, layers_, &LayersPanel::selectLayer);
     connect(workbench_, &Workbench::message, this, [this](const QString& text, bool error) {
         statusBar()->showMessage(text, error ? 0 : 8000);
-        if (error && interactive_ && isVisible())
-            QMessageBox::warning(this, tr("Leger"), text);
+        // Not exec(): a nested event loop inside a signal from the engine would re-enter it.
+        if (error && interactive_ && isVisible()) {
+            auto* box = new QMessageBox(QMessageBox::Warning, tr("Leger"), text, QMessageBox::Ok, this);
+            box->setAttribute(Qt::WA_DeleteOnClose);
+            box->open();
+        }
     });
     connect(workbench_, &Workbench::modelChanged, this, &MainWindow::updateTitle);
 

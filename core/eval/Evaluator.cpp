@@ -323,6 +323,9 @@ Evaluator::Evaluator(const Model& model, const Dataset& data, Preprocessing pre,
     // Peak bytes per sample of any value the steps produce, for the chunk size.
     const std::size_t peak = std::max<std::size_t>(1, d.base->largestValueBytes(in));
     chunk_ = std::clamp<std::int64_t>(static_cast<std::int64_t>((std::size_t{4} << 20) / peak), 8, 512);
+    // A model exported with a fixed batch of one (e.g. [1, 320, 320, 4]) takes one sample at a time.
+    if (input->dims[0] == 1)
+        chunk_ = 1;
     for (std::int64_t s = 0; s < total_; s += chunk_)
         d.chunks.emplace_back(s, std::min(chunk_, total_ - s));
     d.inputs.resize(d.chunks.size());

@@ -62,6 +62,7 @@ private slots:
     void int8PerChannelKeepsAccuracy();
     void weightStatsPerLayer();
     void rejectsBadPlan();
+    void fixedBatchOfOneRunsSampleBySample();
 };
 
 void TestEvaluator::baselineMatchesPyTorch()
@@ -206,6 +207,28 @@ void TestEvaluator::rejectsBadPlan()
     Fixture f;
     Evaluator ev(f.model, f.data, f.pre);
     QVERIFY_THROWS_EXCEPTION(Error, ev.evaluate(std::vector<LayerSetting>(3)));
+}
+
+void TestEvaluator::fixedBatchOfOneRunsSampleBySample()
+{
+    // Many exported models declare a batch of exactly one ([1, 1, 28, 28] here).
+    Fixture f;
+    Model fixed = OnnxReader::readModel(kSample);
+    QVERIFY(fixed.graph.inputs.front().dims[0] != 1);
+    fixed.graph.inputs.front().dims[0] = 1;
+    const Evaluator::Options options{.limit = 40};
+    Evaluator one(fixed, f.data, f.pre, options);
+    QCOMPARE(one.chunkSize(), std::int64_t(1));
+    Evaluator batched(f.model, f.data, f.pre, options);
+    const std::vector<LayerSetting> plan(6, intSetting(4));
+    const Evaluation a = one.evaluate(plan);
+    QCOMPARE(a.samples, std::int64_t(40));
+    // The same predictions; the scores differ only by the kernels' summation order for one row.
+    const Evaluation b = batched.evaluate(plan);
+    QCOMPARE(a.metrics.find("top1")->value, b.metrics.find("top1")->value);
+    QCOMPARE(a.metrics.find("agreement")->value, b.metrics.find("agreement")->value);
+    QCOMPARE(a.metrics.confusion, b.metrics.confusion);
+    QVERIFY(std::abs(a.metrics.find("kl")->value - b.metrics.find("kl")->value) <= 1e-6 * b.metrics.find("kl")->value + 1e-9);
 }
 
 QTEST_APPLESS_MAIN(TestEvaluator)

@@ -61,6 +61,7 @@ private slots:
     void restoringAPointRestoresItsPlan();
     void stressNeverShowsAnotherPlansResult();
     void sessionRoundTrip();
+    void syntheticInputsMeasureAgreement();
 };
 
 void TestWorkbench::opensSampleAndMeasuresBaseline()
@@ -275,6 +276,31 @@ void TestWorkbench::sessionRoundTrip()
     QVERIFY(waitComplete(w2, 5000));
     QCOMPARE(w2.current()->metrics.find("top1")->value, saved.points.back().metrics.at("top1").value);
     QCOMPARE(w2.toSession().planJson, saved.planJson);
+}
+
+void TestWorkbench::syntheticInputsMeasureAgreement()
+{
+    Workbench w;
+    QString error;
+    QVERIFY2(w.open(kSample, "synthetic:64", &error), qPrintable(error));
+    QCOMPARE(w.dataPath(), QString("synthetic:64"));
+    QVERIFY(waitBaseline(w));
+    QCOMPARE(w.baseline()->samples, std::int64_t(64));
+    QVERIFY(!w.baseline()->metrics.find("top1")); // no labels
+    QCOMPARE(w.metric(), QString("agreement"));
+    w.editLayers({4}, [](LayerSetting s) { s.format = WeightFormat::Int; s.bits = 2; return s; }, "fc1 int2");
+    QVERIFY(waitComplete(w));
+    QVERIFY(w.current()->metrics.find("agreement")->value < 1.0);
+    // Sessions keep it.
+    QTemporaryDir dir;
+    QVERIFY(SessionFile::write(dir.filePath("s.leger-session"), w.toSession(), &error));
+    const auto s = SessionFile::read(dir.filePath("s.leger-session"), &error);
+    QVERIFY2(s, qPrintable(error));
+    QCOMPARE(s->dataPath, QString("synthetic:64"));
+    // Bad counts and models with free dimensions are refused with a message.
+    QVERIFY(!w.openData("synthetic:0", &error));
+    QVERIFY2(error.contains("synthetic:N"), qPrintable(error));
+    QCOMPARE(w.dataPath(), QString("synthetic:64"));
 }
 
 QTEST_MAIN(TestWorkbench)

@@ -3,9 +3,11 @@
 #include <QFileInfo>
 #include <QImage>
 #include <QPainter>
-#include <QSaveFile>
+#include <QBuffer>
 #include <QSvgGenerator>
 #include <QWidget>
+
+#include "util/AtomicFile.h"
 
 namespace leger::ui {
 
@@ -29,9 +31,11 @@ bool saveImage(const QString& path, QSize size, const QColor& background,
     if (size.isEmpty())
         return fail(error, QString("Cannot save %1: the chart has no size").arg(path));
 
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly))
-        return fail(error, QString("Cannot write %1: %2").arg(path, file.errorString()));
+    // Encoded in memory, then written atomically by core's writer: Qt 6.4's QSaveFile reports
+    // success after a short write (a full disk), which would leave a truncated image.
+    QByteArray bytes;
+    QBuffer file(&bytes);
+    file.open(QIODevice::WriteOnly);
 
     if (ext == "png") {
         // Twice the logical size, so that text and thin lines stay crisp when the image is
@@ -61,8 +65,12 @@ bool saveImage(const QString& path, QSize size, const QColor& background,
         paint(painter);
         painter.end();
     }
-    if (!file.commit())
-        return fail(error, QString("Cannot write %1: %2").arg(path, file.errorString()));
+    file.close();
+    try {
+        writeFileAtomically(path.toStdString(), std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
+    } catch (const std::exception& e) {
+        return fail(error, QString::fromStdString(e.what()));
+    }
     return true;
 }
 

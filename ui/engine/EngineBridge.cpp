@@ -58,8 +58,8 @@ EngineBridge::EngineBridge(QObject* parent) : QObject(parent), d_(std::make_uniq
             return;
         d_->hasSource = false;
         d_->loading = false;
-        emit sourceFailed(message);
         updateState();
+        emit sourceFailed(message);
     }, Qt::QueuedConnection);
     connect(w, &EngineWorker::baselineResult, this, [this](quint64 serial, const std::shared_ptr<const Evaluation>& e) {
         if (!e->complete())

@@ -143,15 +143,18 @@ void SummaryStrip::updateMetric()
     }
     const Interval* v = cur ? cur->metrics.find(m.name.toStdString()) : nullptr;
     if (!v) {
-        metric_->setText(QStringLiteral("%1: %2").arg(m.title, tr("measuring…")));
+        metric_->setText(m.title.isEmpty() ? tr("Measuring…") : QStringLiteral("%1: %2").arg(m.title, tr("measuring…")));
         delta_->clear();
         flips_->clear();
         samples_->clear();
         return;
     }
     const double half = (v->high - v->low) / 2 * m.scale;
-    metric_->setText(QStringLiteral("%1 %2 ± %3")
-                         .arg(m.title, m.format(v->value * m.scale), QString::number(half, 'f', m.name == "kl" ? 5 : 2)));
+    if (std::isfinite(half))
+        metric_->setText(QStringLiteral("%1 %2 ± %3")
+                             .arg(m.title, m.format(v->value * m.scale), QString::number(half, 'f', m.name == "kl" ? 5 : 2)));
+    else // e.g. an output SQNR of ∞: the output is unchanged
+        metric_->setText(QStringLiteral("%1 %2").arg(m.title, m.format(v->value * m.scale)));
     const Interval* b = base && base->complete() ? base->metrics.find(m.name.toStdString()) : nullptr;
     if (b && m.name != "agreement" && m.name != "kl" && m.name != "sqnr_db") {
         const double d = (v->value - b->value) * m.scale;

@@ -181,9 +181,17 @@ bool isHexDigest(const std::string& s)
     return true;
 }
 
-QString toPath(const Json& j, const std::string& path, bool allowEmpty)
+QString toPath(const Json& j, const std::string& path, bool allowEmpty, bool allowSynthetic = false)
 {
     const QString p = toQString(j, path);
+    // The workbench's random inputs for models without data: "synthetic:N".
+    if (allowSynthetic && p.startsWith(QLatin1String("synthetic:"))) {
+        bool ok = false;
+        const qint64 n = p.mid(10).toLongLong(&ok);
+        if (!ok || n < 1)
+            fail(path, "expected synthetic:N with N a positive integer, got " + describe(j));
+        return p;
+    }
     if (p.isEmpty() && !allowEmpty)
         fail(path, "expected an absolute path, got \"\"");
     if (!p.isEmpty() && !QDir::isAbsolutePath(p))
@@ -281,7 +289,7 @@ SessionData toSession(const Json& root, const std::string& file)
 
     if (const Json* data = top.find("data"); data && !data->is_null()) {
         const Members m(*data, "data", {"path", "limit"});
-        d.dataPath = toPath(m.required("path"), m.path("path"), true);
+        d.dataPath = toPath(m.required("path"), m.path("path"), true, true);
         if (const Json* limit = m.find("limit"))
             d.dataLimit = toInteger(*limit, m.path("limit"), -1, std::numeric_limits<qint64>::max(),
                                     "-1 (all samples) or a non-negative integer");
