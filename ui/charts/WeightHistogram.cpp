@@ -182,7 +182,7 @@ WeightHistogram::WeightHistogram(QWidget* parent)
 {
     d_->q = this;
     d_->chart = new QChart;
-    d_->chart->legend()->setAlignment(Qt::AlignBottom);
+    d_->chart->legend()->setAlignment(Qt::AlignRight);
     d_->view = makeChartView(d_->chart);
     d_->view->setMinimumSize(360, 240);
 
@@ -229,6 +229,14 @@ WeightHistogram::WeightHistogram(QWidget* parent)
     new EventHook(this, [this](QEvent* e) {
         if (EventHook::isPaletteChange(e))
             QMetaObject::invokeMethod(this, [this] { d_->applyPalette(); }, Qt::QueuedConnection);
+        // Qt Charts elides category labels laid out while the widget was hidden (e.g. in a tab
+        // not shown yet) and keeps them elided: lay the labels out afresh when it shows.
+        if (e->type() == QEvent::Show)
+            QMetaObject::invokeMethod(this, [this] {
+                for (const QString& label : d_->axisX->categoriesLabels())
+                    d_->axisX->remove(label);
+                d_->fill();
+            }, Qt::QueuedConnection);
         return false;
     });
 

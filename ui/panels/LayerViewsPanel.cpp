@@ -68,6 +68,9 @@ std::vector<float> levelsOf(const CompressedWeight& c, const std::vector<float>&
         for (int i = 0; i < (1 << b); ++i)
             levels.push_back(static_cast<float>(i - zp) * scale);
     }
+    // 7 and 8 bits have 127-255 levels: drawn, they would hide the histogram.
+    if (levels.size() > 63)
+        return {};
     if (c.perTensor())
         *where = QObject::tr("the tensor");
     else if (c.setting.granularity == Granularity::Channel)
