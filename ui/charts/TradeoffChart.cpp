@@ -340,9 +340,13 @@ void TradeoffChart::Private::placeLabels()
 
 void TradeoffChart::Private::updateLegend()
 {
-    const auto show = [this](QAbstractSeries* s, bool visible) {
+    bool changed = false;
+    const auto show = [this, &changed](QAbstractSeries* s, bool visible) {
         for (QLegendMarker* m : chart->legend()->markers(s))
-            m->setVisible(visible);
+            if (m->isVisible() != visible) {
+                m->setVisible(visible);
+                changed = true;
+            }
     };
     show(errorBar, false);
     show(baseline, baselinePoint.has_value());
@@ -353,6 +357,12 @@ void TradeoffChart::Private::updateLegend()
     show(budget, budgetBytes.has_value() && xAxis == XAxis::Megabytes);
     show(floor, floorValue.has_value());
     current->setName(partial ? QStringLiteral("Current plan (refining)") : QStringLiteral("Current plan"));
+    // Qt Charts 6.4 does not lay the legend out again when a marker becomes visible (it is drawn
+    // without its text, or outside the legend): hiding and showing the legend does.
+    if (changed) {
+        chart->legend()->hide();
+        chart->legend()->show();
+    }
 }
 
 void TradeoffChart::Private::applyPalette()

@@ -43,10 +43,11 @@ TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(pa
     chart_ = new TradeoffChart(this);
     metric_ = new QComboBox(this);
     metric_->setToolTip(tr("The metric on the y axis, the summary and the searches"));
-    metric_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    metric_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    metric_->setMinimumContentsLength(12);
     axis_ = new QComboBox(this);
-    axis_->addItem(tr("Size (MB)"), QStringLiteral("mb"));
-    axis_->addItem(tr("Bits per weight"), QStringLiteral("bpw"));
+    axis_->addItem(tr("MB"), QStringLiteral("mb"));
+    axis_->addItem(tr("bits/weight"), QStringLiteral("bpw"));
     axis_->setToolTip(tr("The x axis: the exact export size, or the bits per weight of the layers"));
     budgetOn_ = new QCheckBox(tr("Budget"), this);
     budgetOn_->setToolTip(tr("Draw a size budget on the chart; \"Fit to budget\" finds the best plan under it"));
@@ -55,6 +56,7 @@ TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(pa
     budget_->setRange(0.001, 1e6);
     budget_->setSuffix(QStringLiteral(" MB"));
     budget_->setValue(0.1);
+    budget_->setMaximumWidth(budget_->fontMetrics().horizontalAdvance(QStringLiteral("0000.000 MB")) + 30);
     dropOn_ = new QCheckBox(tr("Max drop"), this);
     dropOn_->setToolTip(tr("Draw the accuracy floor (baseline minus this drop); \"Fit to floor\" finds the smallest plan "
                            "above it"));
@@ -63,6 +65,7 @@ TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(pa
     drop_->setRange(0.0, 100.0);
     drop_->setSingleStep(0.1);
     drop_->setValue(0.5);
+    drop_->setMaximumWidth(drop_->fontMetrics().horizontalAdvance(QStringLiteral("00.00 points")) + 30);
     auto* clear = new QToolButton(this);
     clear->setText(tr("Clear trail"));
     clear->setToolTip(tr("Forget the plans measured while editing (presets and the sweep stay)"));
