@@ -7,7 +7,7 @@
 #include <QSvgGenerator>
 #include <QWidget>
 
-#include "util/AtomicFile.h"
+#include "session/SaveFile.h"
 
 namespace leger::ui {
 
@@ -31,8 +31,7 @@ bool saveImage(const QString& path, QSize size, const QColor& background,
     if (size.isEmpty())
         return fail(error, QString("Cannot save %1: the chart has no size").arg(path));
 
-    // Encoded in memory, then written atomically by core's writer: Qt 6.4's QSaveFile reports
-    // success after a short write (a full disk), which would leave a truncated image.
+    // Encoded in memory, then written atomically (session/SaveFile.h says why not QSaveFile).
     QByteArray bytes;
     QBuffer file(&bytes);
     file.open(QIODevice::WriteOnly);
@@ -66,12 +65,7 @@ bool saveImage(const QString& path, QSize size, const QColor& background,
         painter.end();
     }
     file.close();
-    try {
-        writeFileAtomically(path.toStdString(), std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
-    } catch (const std::exception& e) {
-        return fail(error, QString::fromStdString(e.what()));
-    }
-    return true;
+    return saveFile(path, bytes, error);
 }
 
 bool saveWidgetImage(QWidget* widget, const QString& path, QString* error)

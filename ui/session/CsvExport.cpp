@@ -5,8 +5,7 @@
 #include <QFile>
 #include <QVariant>
 
-#include "util/AtomicFile.h"
-#include "util/Error.h"
+#include "session/SaveFile.h"
 
 namespace leger::ui {
 
@@ -79,15 +78,7 @@ bool writeCsv(const QAbstractItemModel& model, const QString& path, QString* err
         text += QLatin1String("\r\n");
     }
     const QByteArray bytes = text.toUtf8();
-    // The core's writer, not QSaveFile: see SessionFile::write (a short write must not pass).
-    try {
-        writeFileAtomically(QFile::encodeName(path).toStdString(), std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
-    } catch (const Error& e) {
-        if (error)
-            *error = QString::fromLocal8Bit(e.what());
-        return false;
-    }
-    return true;
+    return saveFile(path, bytes, error);
 }
 
 } // namespace leger::ui

@@ -1,5 +1,7 @@
 #include "session/SessionFile.h"
 
+#include "session/SaveFile.h"
+
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
@@ -15,7 +17,6 @@
 
 #include "compress/LayerSetting.h"
 #include "compress/Plan.h"
-#include "util/AtomicFile.h"
 #include "util/Error.h"
 
 namespace leger::ui {
@@ -562,17 +563,7 @@ bool SessionFile::write(const QString& path, const SessionData& data, QString* e
             *error = fileMessage(path, jsonReason(e.what()));
         return false;
     }
-    // Not QSaveFile: Qt 6.4's commit() reports success after a short write (disk full, file
-    // size limit), leaving a truncated file in place of the old one. The core's writer checks
-    // every write and fsyncs before the rename.
-    try {
-        writeFileAtomically(QFile::encodeName(path).toStdString(), std::string_view(bytes.constData(), static_cast<std::size_t>(bytes.size())));
-    } catch (const Error& e) {
-        if (error)
-            *error = QString::fromLocal8Bit(e.what());
-        return false;
-    }
-    return true;
+    return saveFile(path, bytes, error);
 }
 
 std::optional<SessionData> SessionFile::read(const QString& path, QString* error)
