@@ -276,6 +276,15 @@ void TestWorkbench::sessionRoundTrip()
     QVERIFY(waitComplete(w2, 5000));
     QCOMPARE(w2.current()->metrics.find("top1")->value, saved.points.back().metrics.at("top1").value);
     QCOMPARE(w2.toSession().planJson, saved.planJson);
+
+    // A model file that changed since: its plan is kept, its measured points are not.
+    SessionData changed = saved;
+    changed.modelSha256 = QByteArray(64, '0');
+    Workbench w3;
+    QVERIFY2(w3.restoreSession(changed, &error, &warning), qPrintable(error));
+    QVERIFY2(warning.contains("has changed"), qPrintable(warning));
+    QVERIFY(w3.settings() == plan);
+    QVERIFY(w3.points().isEmpty());
 }
 
 void TestWorkbench::syntheticInputsMeasureAgreement()

@@ -215,6 +215,7 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
         return false;
     }
     engine_->clearSource();
+    modelSha256_ = SessionFile::sha256(absModel);
     model_ = std::move(model);
     layers_ = std::move(layers);
     sizeModel_ = std::move(size);
@@ -604,7 +605,7 @@ SessionData Workbench::toSession() const
 {
     SessionData s;
     s.modelPath = modelPath_;
-    s.modelSha256 = SessionFile::sha256(modelPath_);
+    s.modelSha256 = modelSha256_;
     s.dataPath = dataPath_;
     s.dataLimit = dataLimit_;
     s.planJson = QString::fromStdString(planJson(settings_));
@@ -641,8 +642,7 @@ bool Workbench::restoreSession(const SessionData& s, QString* error, QString* wa
 {
     if (!open(s.modelPath, s.dataPath, error))
         return false;
-    const QByteArray sum = SessionFile::sha256(s.modelPath);
-    const bool same = !s.modelSha256.isEmpty() && sum == s.modelSha256;
+    const bool same = !s.modelSha256.isEmpty() && modelSha256_ == s.modelSha256;
     if (!same && warning)
         *warning = tr("%1 has changed since the session was saved: its measured points were dropped.").arg(s.modelPath);
     try {

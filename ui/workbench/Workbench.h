@@ -4,6 +4,7 @@
 // change the plan only through its undoable edits; it owns the engine bridge and decides what
 // to ask it (a debounced evaluation of the current plan, the uniform presets, searches).
 
+#include <QByteArray>
 #include <QObject>
 #include <QStringList>
 #include <QVector>
@@ -168,6 +169,7 @@ private:
     std::shared_ptr<const SizeModel> sizeModel_;
     Preprocessing pre_;
     QString modelPath_, dataPath_;
+    QByteArray modelSha256_; // of the file as opened (autosaves must not hash a large model again)
     qint64 dataLimit_ = -1;
     std::vector<Layer> layers_;
     std::vector<LayerSetting> settings_;
