@@ -574,15 +574,22 @@ void Workbench::setXAxis(const QString& axis)
 
 LayerSetting Workbench::mostCommon(const std::vector<LayerSetting>& s) const
 {
+    // Counted over the distinct settings (a plan has few): autosaves run this for every point.
+    std::vector<std::pair<LayerSetting, std::size_t>> counts;
+    for (const LayerSetting& a : s) {
+        auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == a; });
+        if (it == counts.end())
+            counts.emplace_back(a, 1);
+        else
+            ++it->second;
+    }
     LayerSetting best;
     std::size_t bestCount = 0;
-    for (const LayerSetting& a : s) {
-        const auto n = static_cast<std::size_t>(std::count(s.begin(), s.end(), a));
+    for (const auto& [setting, n] : counts)
         if (n > bestCount) {
-            best = a;
+            best = setting;
             bestCount = n;
         }
-    }
     return best;
 }
 
