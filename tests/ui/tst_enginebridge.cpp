@@ -192,6 +192,7 @@ private slots:
     void newestRequestWins();
     void stressRandomPlansNeverDeliverStale();
     void jobServesLiveRequests();
+    void jobAdvancesUnderAStreamOfRequests();
     void cancelJob_data();
     void cancelJob();
     void sweepAndFitReportExactSizes();
@@ -335,6 +336,30 @@ void TestEngineBridge::stressRandomPlansNeverDeliverStale()
     QVERIFY(delivered >= 1);
     compareExact(*result, reference(requested[lastGeneration]));
     QTRY_COMPARE(bridge.state(), EngineState::Idle);
+}
+
+void TestEngineBridge::jobAdvancesUnderAStreamOfRequests()
+{
+    // Requests every 10 ms, each costing more than that to evaluate: the job still finishes,
+    // because the worker serves one live request between two of the job's evaluations.
+    EngineBridge bridge;
+    QVERIFY(loadAndWait(bridge));
+    std::mt19937 rng(7);
+    QTimer stream;
+    int requests = 0;
+    connect(&stream, &QTimer::timeout, this, [&] {
+        bridge.evaluate(randomPlan(rng));
+        ++requests;
+    });
+    QSignalSpy done(&bridge, &EngineBridge::sensitivityDone);
+    QSignalSpy delivered(&bridge, &EngineBridge::evaluated);
+    bridge.startSensitivity({parseSettingSpec("int8"), parseSettingSpec("int4")}, QString());
+    stream.start(10);
+    QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, kTimeout);
+    QVERIFY(stream.isActive()); // the requests never paused
+    stream.stop();
+    QVERIFY2(delivered.count() > 0, "no live result while the job ran");
+    qInfo("%d requests while the job ran; %lld results delivered", requests, static_cast<long long>(delivered.count()));
 }
 
 void TestEngineBridge::jobServesLiveRequests()

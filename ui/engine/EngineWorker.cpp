@@ -196,9 +196,9 @@ void EngineWorker::loadSource(Current& cur, std::optional<EngineSource> source, 
     }
 }
 
-void EngineWorker::serveLive(Current& cur)
+void EngineWorker::serveLive(Current& cur, bool once)
 {
-    for (;;) {
+    for (bool first = true; first || !once; first = false) {
         LiveRequest request;
         {
             QMutexLocker lock(&mutex_);
@@ -270,7 +270,7 @@ void EngineWorker::runJob(Current& cur, EngineJob job)
     // the same Evaluator, and the job resumes with its next evaluation.
     const SearchProgress progress = [&](std::int64_t done, std::int64_t total, const std::string& what) {
         emit jobProgress(id, done, total, QString::fromStdString(what));
-        serveLive(cur);
+        serveLive(cur, true);
     };
     try {
         SizeFunction size;

@@ -124,8 +124,10 @@ private:
 
     bool hasWork(quint64 serial) const;
     void loadSource(Current& cur, std::optional<EngineSource> source, std::shared_ptr<CancelToken> cancel);
-    /// Runs the newest live request, and any that arrive meanwhile, until none is pending.
-    void serveLive(Current& cur);
+    /// Runs the newest live request, and any that arrive meanwhile, until none is pending;
+    /// with `once`, only the one pending now (a job between two of its evaluations must advance
+    /// even while the sliders keep moving).
+    void serveLive(Current& cur, bool once = false);
     void runMeasure(Current& cur, MeasureRequest request, std::shared_ptr<CancelToken> cancel);
     void runJob(Current& cur, EngineJob job);
 
