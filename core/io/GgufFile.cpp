@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fcntl.h>
 #include <limits>
 #include <set>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "model/Half.h"
 #include "util/Error.h"
+#include "util/MappedFile.h"
 
 namespace leger {
 
@@ -137,17 +134,6 @@ GgufValue readValue(Cursor& c, std::uint32_t rawType, const std::string& field, 
     return v;
 }
 
-/// A read-only mapping of a whole file, unmapped when the last GgufFile using it goes.
-struct Mapping {
-    void* address = nullptr;
-    std::size_t size = 0;
-    ~Mapping()
-    {
-        if (address && size)
-            ::munmap(address, size);
-    }
-};
-
 } // namespace
 
 const GgmlTypeTraits* ggmlTypeTraits(std::uint32_t type)
@@ -184,27 +170,9 @@ std::int64_t GgufTensorInfo::elements() const
 
 GgufFile GgufFile::open(const std::string& path)
 {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        throw Error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw Error(path + ": not a regular file");
-    }
-    auto mapping = std::make_shared<Mapping>();
-    mapping->size = static_cast<std::size_t>(st.st_size);
-    if (mapping->size > 0) {
-        mapping->address = ::mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (mapping->address == MAP_FAILED) {
-            mapping->address = nullptr;
-            ::close(fd);
-            throw Error(path + ": cannot map: " + std::strerror(errno));
-        }
-    }
-    ::close(fd);
-    const std::span<const std::byte> bytes(static_cast<const std::byte*>(mapping->address), mapping->size);
-    return parse(std::move(mapping), bytes, path);
+    auto file = MappedFile::open(path);
+    const std::span<const std::byte> bytes = file->bytes();
+    return parse(std::move(file), bytes, path);
 }
 
 GgufFile GgufFile::parse(std::shared_ptr<const void> owner, std::span<const std::byte> bytes, const std::string& source)
