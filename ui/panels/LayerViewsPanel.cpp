@@ -224,12 +224,16 @@ void LayerViewsPanel::updateHistogram()
     watcher_->setFuture(QtConcurrent::run([layer, setting, model, w]() -> std::shared_ptr<Histogram> {
         auto h = std::make_shared<Histogram>();
         h->layer = QStringLiteral("%1 — %2").arg(QString::fromStdString(layer.name), QString::fromStdString(setting.label()));
-        Tensor deq;
-        const CompressedWeight c = compressWeight(layer, *w, setting, deq);
-        std::vector<float> orig = layerMatrix(layer, *w);
-        h->levels = levelsOf(c, orig, &h->levelsOf);
-        h->original = sample(std::move(orig));
-        h->compressed = sample(layerMatrix(layer, deq));
+        try { // an exception must not cross into the GUI thread through the future
+            Tensor deq;
+            const CompressedWeight c = compressWeight(layer, *w, setting, deq);
+            std::vector<float> orig = layerMatrix(layer, *w);
+            h->levels = levelsOf(c, orig, &h->levelsOf);
+            h->original = sample(std::move(orig));
+            h->compressed = sample(layerMatrix(layer, deq));
+        } catch (const std::exception&) {
+            return nullptr;
+        }
         return h;
     }));
 }

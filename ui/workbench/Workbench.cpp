@@ -101,7 +101,12 @@ Workbench::Workbench(QObject* parent)
     connect(engine_, &EngineBridge::baselineEvaluated, this, [this](std::shared_ptr<const Evaluation> e) {
         baseline_ = std::move(e);
         if (metric_.isEmpty() || !baseline_->metrics.find(metric_.toStdString())) {
-            metric_ = QString::fromStdString(defaultMetric(*baseline_));
+            try {
+                metric_ = QString::fromStdString(defaultMetric(*baseline_));
+            } catch (const std::exception& error) { // never let an exception out into the event loop
+                metric_.clear();
+                emit message(QString::fromStdString(error.what()), true);
+            }
             emit metricChanged();
         }
         emit baselineChanged();
@@ -515,7 +520,12 @@ void Workbench::startFitMaxDrop(double maxDrop)
             return;
         }
         auto t = std::make_shared<SensitivityTable>(*table);
-        t->baseline = quality(*baseline_, t->metric);
+        try {
+            t->baseline = quality(*baseline_, t->metric);
+        } catch (const std::exception& e) {
+            emit message(QString::fromStdString(e.what()), true);
+            return;
+        }
         table = std::move(t);
     }
     job_ = engine_->startFitMaxDrop(table, maxDrop);
