@@ -365,6 +365,114 @@ void dequantizeBlocks(GgmlType type, const std::byte* in, std::int64_t blocks, f
     }
 }
 
+namespace {
+
+/// The 6-bit scale and minimum of sub-block j of a Q4_K/Q5_K super-block (12 packed bytes).
+void scaleMin(int j, const std::uint8_t* s, int& scale, int& min)
+{
+    if (j < 4) {
+        scale = s[j] & 63;
+        min = s[j + 4] & 63;
+    } else {
+        scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+} // namespace
+
+void dequantizeSuperBlocks(GgmlType type, const std::byte* in, std::int64_t blocks, float* y)
+{
+    const auto* b = reinterpret_cast<const std::uint8_t*>(in);
+    for (std::int64_t i = 0; i < blocks; ++i) {
+        switch (type) {
+        case GgmlType::Q2_K: { // scales[16] (scale | min << 4), qs[64] (2 bits), f16 d, f16 dmin
+            const std::uint8_t* sc = b;
+            const std::uint8_t* q = b + 16;
+            const float d = half(in + 80), min = half(in + 82);
+            int is = 0;
+            for (int n = 0; n < 256; n += 128, q += 32)
+                for (int shift = 0; shift < 8; shift += 2)
+                    for (int part = 0; part < 2; ++part, ++is) {
+                        const float dl = d * static_cast<float>(sc[is] & 0x0F), ml = min * static_cast<float>(sc[is] >> 4);
+                        for (int l = 0; l < 16; ++l)
+                            *y++ = dl * static_cast<float>((q[l + 16 * part] >> shift) & 3) - ml;
+                    }
+            b += 84;
+            in += 84;
+            break;
+        }
+        case GgmlType::Q3_K: { // hmask[32], qs[64] (2 low bits), scales[12] (6 bits, packed), f16 d
+            const std::uint8_t* hm = b;
+            const std::uint8_t* q = b + 32;
+            const std::uint8_t* s = b + 96;
+            const float d = half(in + 108);
+            int scales[16];
+            for (int j = 0; j < 16; ++j)
+                scales[j] = ((j < 8 ? s[j] & 0x0F : s[j - 8] >> 4) | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+            int is = 0;
+            std::uint8_t m = 1;
+            for (int n = 0; n < 256; n += 128, q += 32)
+                for (int shift = 0; shift < 8; shift += 2, m = static_cast<std::uint8_t>(m << 1))
+                    for (int part = 0; part < 2; ++part, ++is) {
+                        const float dl = d * static_cast<float>(scales[is]);
+                        for (int l = 0; l < 16; ++l) {
+                            const int k = l + 16 * part;
+                            *y++ = dl * static_cast<float>(((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4));
+                        }
+                    }
+            b += 110;
+            in += 110;
+            break;
+        }
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K: { // f16 d, f16 dmin, scales[12], (Q5_K: qh[32]), qs[128]
+            const bool five = type == GgmlType::Q5_K;
+            const float d = half(in), min = half(in + 2);
+            const std::uint8_t* s = b + 4;
+            const std::uint8_t* qh = b + 16;
+            const std::uint8_t* q = b + (five ? 48 : 16);
+            for (int j = 0; j < 8; j += 2, q += 32) {
+                int sc1, m1, sc2, m2;
+                scaleMin(j, s, sc1, m1);
+                scaleMin(j + 1, s, sc2, m2);
+                const float d1 = d * static_cast<float>(sc1), mm1 = min * static_cast<float>(m1);
+                const float d2 = d * static_cast<float>(sc2), mm2 = min * static_cast<float>(m2);
+                for (int l = 0; l < 32; ++l)
+                    *y++ = d1 * static_cast<float>((q[l] & 0x0F) + (five && (qh[l] >> j) & 1 ? 16 : 0)) - mm1;
+                for (int l = 0; l < 32; ++l)
+                    *y++ = d2 * static_cast<float>((q[l] >> 4) + (five && (qh[l] >> (j + 1)) & 1 ? 16 : 0)) - mm2;
+            }
+            b += five ? 176 : 144;
+            in += five ? 176 : 144;
+            break;
+        }
+        case GgmlType::Q6_K: { // ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16], f16 d
+            const std::uint8_t* ql = b;
+            const std::uint8_t* qh = b + 128;
+            const auto* sc = reinterpret_cast<const std::int8_t*>(b + 192);
+            const float d = half(in + 208);
+            for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
+                for (int l = 0; l < 32; ++l) {
+                    const int is = l / 16;
+                    const int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                    const int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                    const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                    const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                    y[l] = d * static_cast<float>(sc[is]) * static_cast<float>(q1);
+                    y[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+                    y[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+                    y[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+                }
+            b += 210;
+            in += 210;
+            break;
+        }
+        default: throw UnsupportedError(std::string("dequantizing ggml type ") + ggmlTypeTraits(static_cast<std::uint32_t>(type))->name);
+        }
+    }
+}
+
 Tensor GgufFile::toFloat(const GgufTensorInfo& t) const
 {
     Shape shape(t.dims.rbegin(), t.dims.rend());
@@ -390,6 +498,11 @@ Tensor GgufFile::toFloat(const GgufTensorInfo& t) const
     case GgmlType::Q4_1:
     case GgmlType::Q5_0:
     case GgmlType::Q5_1: dequantizeBlocks(t.type, p, n / 32, y); break;
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K: dequantizeSuperBlocks(t.type, p, n / 256, y); break;
     default:
         throw UnsupportedError(source_ + ": tensor '" + t.name + "' is " + ggmlTypeTraits(static_cast<std::uint32_t>(t.type))->name +
                                ", which Leger does not decode yet");

@@ -1,7 +1,8 @@
 #pragma once
 // A GGUF file (llama.cpp's model format, versions 2 and 3), memory-mapped: its metadata, its
 // tensor table, each tensor's bytes, and float32 copies of tensors in the formats Leger reads
-// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1; the K-quants are known by size only). Every
+// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K; Q8_1/Q8_K and integers are known by
+// size only). Every
 // count, length, size and offset in the header is checked against the file before it drives an
 // allocation or a read, and a malformed file is refused with the file name and the field.
 //
@@ -83,7 +84,7 @@ public:
     /// The tensor's bytes as stored.
     std::span<const std::byte> data(const GgufTensorInfo& t) const;
     /// The tensor as float32, shaped outermost first (the file's dims reversed). Throws
-    /// UnsupportedError for types Leger does not decode yet (the K-quants, integers).
+    /// UnsupportedError for types Leger does not decode (Q8_1, Q8_K, integers).
     Tensor toFloat(const GgufTensorInfo& t) const;
 
 private:
@@ -99,5 +100,8 @@ private:
 
 /// Decodes `blocks` blocks of a block format into 32 * blocks floats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1).
 void dequantizeBlocks(GgmlType type, const std::byte* in, std::int64_t blocks, float* out);
+/// Decodes `blocks` super-blocks of a K-quant into 256 * blocks floats (Q2_K, Q3_K, Q4_K, Q5_K,
+/// Q6_K), in ggml's order of operations so that the floats are ggml's bit for bit.
+void dequantizeSuperBlocks(GgmlType type, const std::byte* in, std::int64_t blocks, float* out);
 
 } // namespace leger

@@ -134,6 +134,8 @@ private slots:
     void readsMetadataAndTensors();
     void blockFormatsFollowTheirDefinitions_data();
     void blockFormatsFollowTheirDefinitions();
+    void kQuantsFollowTheirDefinitions_data();
+    void kQuantsFollowTheirDefinitions();
     void everyTruncationIsRefused();
     void malformedHeadersAreRefused_data();
     void malformedHeadersAreRefused();
@@ -229,6 +231,103 @@ void TestGgufFile::blockFormatsFollowTheirDefinitions()
     QCOMPARE(g.tensor("w")->bytes, std::uint64_t(data.size()));
     const Tensor t = g.toFloat(*g.tensor("w"));
     for (int i = 0; i < 64; ++i)
+        QVERIFY2(t.data<float>()[i] == want[static_cast<std::size_t>(i)],
+                 qPrintable(QString("weight %1: %2 vs %3").arg(i).arg(t.data<float>()[i]).arg(want[static_cast<std::size_t>(i)])));
+}
+
+void TestGgufFile::kQuantsFollowTheirDefinitions_data()
+{
+    QTest::addColumn<quint32>("type");
+    QTest::newRow("Q2_K") << quint32(10);
+    QTest::newRow("Q3_K") << quint32(11);
+    QTest::newRow("Q4_K") << quint32(12);
+    QTest::newRow("Q5_K") << quint32(13);
+    QTest::newRow("Q6_K") << quint32(14);
+}
+
+void TestGgufFile::kQuantsFollowTheirDefinitions()
+{
+    // Two super-blocks of pseudo-random bytes with chosen float16 scales; every weight's value is
+    // worked out from where the format puts its bits (weight w of a super-block: sub-block w/32 or
+    // w/16, half w/128, position w%32 in its group of 32), not by running the decoder's loops.
+    QFETCH(quint32, type);
+    const GgmlTypeTraits* traits = ggmlTypeTraits(type);
+    std::vector<std::uint8_t> data;
+    std::vector<float> want;
+    std::uint32_t state = 12345;
+    const auto next = [&] {
+        state = state * 1664525u + 1013904223u;
+        return static_cast<std::uint8_t>(state >> 24);
+    };
+    for (int sb = 0; sb < 2; ++sb) {
+        std::vector<std::uint8_t> b(static_cast<std::size_t>(traits->blockBytes));
+        for (auto& x : b)
+            x = next();
+        const auto setHalf = [&](std::size_t at, float v) {
+            const std::uint16_t h = Half::fromFloat(v).bits;
+            b[at] = static_cast<std::uint8_t>(h);
+            b[at + 1] = static_cast<std::uint8_t>(h >> 8);
+        };
+        const auto halfAt = [&](std::size_t at) {
+            return Half{static_cast<std::uint16_t>(b[at] | (b[at + 1] << 8))}.toFloat();
+        };
+        const float dv = sb ? 0.0123f : -0.0456f, mv = sb ? 0.0078f : 0.0311f;
+        switch (type) {
+        case 10: setHalf(80, dv); setHalf(82, mv); break;
+        case 11: setHalf(108, dv); break;
+        case 12:
+        case 13: setHalf(0, dv); setHalf(2, mv); break;
+        case 14: setHalf(208, dv); break;
+        }
+        for (int w = 0; w < 256; ++w) {
+            const int h = w / 128, r = w % 128, g = r / 32, l = r % 32;
+            float v = 0;
+            switch (type) {
+            case 10: { // Q2_K: 16 scales (low nibble scale, high nibble min), 2-bit codes
+                const int q = (b[static_cast<std::size_t>(16 + h * 32 + l)] >> (2 * g)) & 3;
+                const std::uint8_t s = b[static_cast<std::size_t>(w / 16)];
+                v = halfAt(80) * static_cast<float>(s & 0x0F) * static_cast<float>(q) - halfAt(82) * static_cast<float>(s >> 4);
+                break;
+            }
+            case 11: { // Q3_K: 2 low bits, high bit in hmask[w % 32] bit w / 32, 6-bit signed scales
+                const int low = (b[static_cast<std::size_t>(32 + h * 32 + l)] >> (2 * g)) & 3;
+                const int high = (b[static_cast<std::size_t>(w % 32)] >> (w / 32)) & 1;
+                const int j = w / 16;
+                const std::uint8_t* s = b.data() + 96;
+                const int sc = ((j < 8 ? s[j] & 0x0F : s[j - 8] >> 4) | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+                v = halfAt(108) * static_cast<float>(sc) * static_cast<float>(low + 4 * high - 4);
+                break;
+            }
+            case 12:
+            case 13: { // Q4_K/Q5_K: sub-block j = w / 32, its byte at (w / 64) * 32 + w % 32, low nibble for even j
+                const int j = w / 32;
+                const std::uint8_t* s = b.data() + 4;
+                const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+                const int mn = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                const std::size_t qs = type == 13 ? 48 : 16;
+                const std::uint8_t byte = b[qs + static_cast<std::size_t>((w / 64) * 32 + w % 32)];
+                int q = j % 2 ? byte >> 4 : byte & 0x0F;
+                if (type == 13)
+                    q += ((b[16 + static_cast<std::size_t>(w % 32)] >> j) & 1) * 16;
+                v = halfAt(0) * static_cast<float>(sc) * static_cast<float>(q) - halfAt(2) * static_cast<float>(mn);
+                break;
+            }
+            case 14: { // Q6_K: 4 low bits in ql (groups 0, 2 low nibbles; 1, 3 high), 2 high bits in qh
+                const std::uint8_t lo = b[static_cast<std::size_t>(h * 64 + (g % 2) * 32 + l)];
+                const int nibble = g < 2 ? lo & 0x0F : lo >> 4;
+                const int hi = (b[static_cast<std::size_t>(128 + h * 32 + l)] >> (2 * g)) & 3;
+                const auto sc = static_cast<std::int8_t>(b[static_cast<std::size_t>(192 + w / 16)]);
+                v = halfAt(208) * static_cast<float>(sc) * static_cast<float>((nibble | (hi << 4)) - 32);
+                break;
+            }
+            }
+            want.push_back(v);
+        }
+        data.insert(data.end(), b.begin(), b.end());
+    }
+    const GgufFile g = parse(file({{"w", {512}, type, data}}, kMeta, kMetaCount));
+    const Tensor t = g.toFloat(*g.tensor("w"));
+    for (int i = 0; i < 512; ++i)
         QVERIFY2(t.data<float>()[i] == want[static_cast<std::size_t>(i)],
                  qPrintable(QString("weight %1: %2 vs %3").arg(i).arg(t.data<float>()[i]).arg(want[static_cast<std::size_t>(i)])));
 }
