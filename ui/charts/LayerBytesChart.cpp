@@ -94,6 +94,8 @@ struct LayerBytesChart::Private {
     }
     void applyPalette();
     QString tooltip(int bar) const;
+    /// The four parts of a bar (layer index, or -1 for the other layers summed) and its name.
+    QString barValues(int layer, double v[4]) const;
 };
 
 void LayerBytesChart::Private::fill(int show)
@@ -140,19 +142,9 @@ void LayerBytesChart::Private::fill(int show)
     QSet<QString> used;
     for (int layer : std::as_const(barLayer)) {
         double v[4];
-        QString name;
-        if (layer < 0) {
-            std::copy(std::begin(otherBytes), std::end(otherBytes), v);
-            name = QString("%1 other layers").arg(otherCount);
-        } else {
-            const LayerBytesBar& l = layers[layer];
-            v[0] = l.codes;
-            v[1] = l.sparsity;
-            v[2] = l.scales;
-            v[3] = l.header;
-            // Qt Charts gives the labels at most 40 % of the width; shorten in the middle.
-            name = elideLabel(l.name.isEmpty() ? QString("layer %1").arg(layer) : l.name, axisY, view->width() / 3);
-        }
+        QString name = barValues(layer, v);
+        if (layer >= 0) // Qt Charts gives the labels at most 40 % of the width; shorten in the middle.
+            name = elideLabel(name.isEmpty() ? QString("layer %1").arg(layer) : name, axisY, view->width() / 3);
         // Categories must be unique: shortened or repeated names get the layer's index.
         if (used.contains(name))
             name += QString(" #%1").arg(layer);
@@ -205,24 +197,27 @@ void LayerBytesChart::Private::fill(int show)
         chart->setTitle(QString("Bytes per layer (%1 layers, %2 in all)").arg(n).arg(sumText));
 }
 
+QString LayerBytesChart::Private::barValues(int layer, double v[4]) const
+{
+    if (layer < 0) {
+        std::copy(std::begin(otherBytes), std::end(otherBytes), v);
+        return QString("%1 other layers").arg(otherCount);
+    }
+    const LayerBytesBar& l = layers[layer];
+    v[0] = l.codes;
+    v[1] = l.sparsity;
+    v[2] = l.scales;
+    v[3] = l.header;
+    return l.name;
+}
+
 QString LayerBytesChart::Private::tooltip(int bar) const
 {
     if (bar < 0 || bar >= barLayer.size())
         return {};
     const int layer = barLayer[bar];
     double v[4];
-    QString title;
-    if (layer < 0) {
-        std::copy(std::begin(otherBytes), std::end(otherBytes), v);
-        title = QString("%1 other layers").arg(otherCount);
-    } else {
-        const LayerBytesBar& l = layers[layer];
-        v[0] = l.codes;
-        v[1] = l.sparsity;
-        v[2] = l.scales;
-        v[3] = l.header;
-        title = l.name;
-    }
+    const QString title = barValues(layer, v);
     QString s = QString("<b>%1</b>").arg(title.toHtmlEscaped());
     for (int p = 0; p < 4; ++p)
         s += QString("<br>%1: %2").arg(parts[p]->label(), bytesText(v[p]));

@@ -64,16 +64,7 @@ double LayerTableModel::sensitivityOf(int row) const
 
 namespace {
 
-QString formatName(const LayerSetting& s)
-{
-    switch (s.format) {
-    case WeightFormat::Float32: return QStringLiteral("float32");
-    case WeightFormat::Float16: return QStringLiteral("float16");
-    case WeightFormat::BFloat16: return QStringLiteral("bfloat16");
-    case WeightFormat::Int: return QStringLiteral("int");
-    }
-    return {};
-}
+QString formatName(const LayerSetting& s) { return QString::fromLatin1(toString(s.format)); }
 
 QString granularityName(const LayerSetting& s)
 {
@@ -111,10 +102,18 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
     const LayerSetting& s = workbench_->settings()[row];
     const SizeReport& size = workbench_->sizeReport();
     const LayerBytes bytes = row < size.layers.size() ? size.layers[row] : LayerBytes{};
-    const auto current = workbench_->current();
-    const double sqnr = current && row < current->layers.size() ? current->layers[row].weightSqnrDb : std::nan("");
-    const double sens = sensitivityOf(index.row());
-    const MetricInfo metric = MetricInfo::of(workbench_->metric());
+    // Only the columns that show them look up the measurement, the scan and the metric: data()
+    // runs for every cell and role on each repaint while a slider moves.
+    const int column = index.column();
+    double sqnr = std::nan(""), sens = std::nan("");
+    MetricInfo metric;
+    if (column == Sqnr) {
+        if (const auto current = workbench_->current(); current && row < current->layers.size())
+            sqnr = current->layers[row].weightSqnrDb;
+    } else if (column == Sensitivity) {
+        sens = sensitivityOf(index.row());
+        metric = MetricInfo::of(workbench_->metric());
+    }
     const bool isInt = s.format == WeightFormat::Int;
     const bool nm = s.pattern == SparsityPattern::N2M4 || s.pattern == SparsityPattern::N4M8;
 

@@ -35,7 +35,8 @@ QFrame* separator(QWidget* parent)
 SummaryStrip::SummaryStrip(Workbench* workbench, QWidget* parent) : QWidget(parent), workbench_(workbench)
 {
     size_ = cell(this, tr("Exact size of the compressed model as a .leger file (the export writes exactly this many bytes)"));
-    ratio_ = cell(this, tr("How many times smaller than the original model file"));
+    ratio_ = cell(this, tr("How many times smaller than the original model file, and than the same export with every "
+                           "layer float32"));
     bits_ = cell(this, tr("Bits per weight: 8 × the bytes encoding the layers' weights (codes, sparsity metadata, scales, "
                           "zero points) / the number of weights"));
     metric_ = cell(this, {});
@@ -124,7 +125,7 @@ void SummaryStrip::updateSize()
     const QLocale loc;
     size_->setText(loc.formattedDataSize(r.total, 2, QLocale::DataSizeSIFormat));
     size_->setToolTip(tr("%1 bytes exactly, as a .leger file").arg(loc.toString(static_cast<qlonglong>(r.total))));
-    ratio_->setText(tr("%1× smaller").arg(r.ratioToOriginal, 0, 'f', 2));
+    ratio_->setText(tr("%1× smaller · %2× vs float32").arg(r.ratioToOriginal, 0, 'f', 2).arg(r.ratioToFloat32, 0, 'f', 2));
     bits_->setText(tr("%1 bits/weight").arg(r.bitsPerWeight, 0, 'f', 2));
 }
 
@@ -156,7 +157,8 @@ void SummaryStrip::updateMetric()
     else // e.g. an output SQNR of ∞: the output is unchanged
         metric_->setText(QStringLiteral("%1 %2").arg(m.title, m.format(v->value * m.scale)));
     const Interval* b = base && base->complete() ? base->metrics.find(m.name.toStdString()) : nullptr;
-    if (b && m.name != "agreement" && m.name != "kl" && m.name != "sqnr_db") {
+    // The change is taken on the same samples: not while the current result covers only part of them.
+    if (b && cur->samples == base->samples && m.name != "agreement" && m.name != "kl" && m.name != "sqnr_db") {
         const double d = (v->value - b->value) * m.scale;
         delta_->setText(tr("%1%2 %3 vs baseline")
                             .arg(d >= 0 ? "+" : "−")

@@ -28,9 +28,8 @@ MetricInfo MetricInfo::of(const QString& name)
                 "model (needs no labels; 95 % Wilson interval).")};
     } else if (name == "kl") {
         m = {name, tr("KL divergence"), tr("nats"), 1.0, false,
-             tr("Mean Kullback-Leibler divergence from the uncompressed model's class distribution to the "
-                "compressed model's (softmax of the scores), in nats per sample; 0 means identical. Interval: "
-                "mean ± 1.96 standard errors.")};
+             tr("Mean over samples of KL(p_uncompressed ‖ p_compressed), the class distributions being the "
+                "softmax of the scores, in nats; 0 means identical. Interval: mean ± 1.96 standard errors.")};
     } else if (name == "sqnr_db") {
         m = {name, tr("Output SQNR"), "dB", 1.0, true,
              tr("Signal-to-quantization-noise ratio of the model's output: 10·log10(Σ y² / Σ (y − ŷ)²) against "
