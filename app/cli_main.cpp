@@ -16,6 +16,7 @@
 #include "check/ConformanceSuite.h"
 #include "compress/Compressor.h"
 #include "compress/Plan.h"
+#include "compress/Presets.h"
 #include "compress/SizeReport.h"
 #include "data/Dataset.h"
 #include "data/Preprocessing.h"
@@ -496,7 +497,7 @@ int cmdEval(const Args& a)
 
 std::vector<LayerSetting> settingList(const Args& a)
 {
-    const std::string text = a.option("--settings", "int8,int6,int4-g32,int4,int3-g32,int2-g32");
+    const std::string text = a.option("--settings", defaultScanSettingsText());
     std::vector<LayerSetting> out;
     std::size_t p = 0;
     while (p <= text.size()) {

@@ -114,6 +114,11 @@ void MetricsAccumulator::add(const float* y, const float* base, const std::int64
     for (std::int64_t i = 0; i < n; ++i) {
         const float* yi = y + i * perSample;
         const float* bi = base ? base + i * perSample : nullptr;
+        for (std::int64_t k = 0; k < perSample; ++k)
+            if (!std::isfinite(yi[k])) {
+                ++nonFinite_;
+                break;
+            }
         if (classifier) {
             const std::int64_t pred = argmax(yi, classes_);
             const std::int64_t basePred = bi ? argmax(bi, classes_) : -1;
@@ -174,6 +179,7 @@ Metrics MetricsAccumulator::result() const
 {
     Metrics m;
     m.samples = n_;
+    m.nonFinite = nonFinite_;
     m.classes = classes_ >= 2 ? classes_ : 0;
     if (labelled_ > 0) {
         m.values["top1"] = wilsonInterval(top1_, labelled_);

@@ -31,6 +31,8 @@ struct Metrics {
     std::vector<Interval> perClass;
     std::vector<std::vector<std::int64_t>> confusion;
     std::int64_t lost = 0, gained = 0; // flip counts
+    /// Samples whose output holds a NaN or an infinity.
+    std::int64_t nonFinite = 0;
 
     const Interval* find(const std::string& name) const
     {
@@ -56,7 +58,7 @@ public:
 
 private:
     std::int64_t classes_;
-    std::int64_t n_ = 0, labelled_ = 0, compared_ = 0;
+    std::int64_t n_ = 0, labelled_ = 0, compared_ = 0, nonFinite_ = 0;
     std::int64_t top1_ = 0, top5_ = 0, agree_ = 0, lost_ = 0, gained_ = 0;
     double klSum_ = 0, klSq_ = 0;
     // SQNR as a ratio of means, with per-sample signal s and noise e for the interval.

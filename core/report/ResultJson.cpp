@@ -61,6 +61,7 @@ std::string evaluationJson(const Evaluation& e, const SizeReport& size, const st
                            {"graph", size.graphBytes},
                            {"container_header", size.containerHeader}};
     j["samples"] = e.samples;
+    j["non_finite_outputs"] = e.metrics.nonFinite;
     j["seconds"] = e.seconds;
     j["metrics"] = metricsJson(e.metrics);
     if (!e.metrics.perClass.empty()) {

@@ -22,6 +22,7 @@ private slots:
     void identicalOutputsAreExact();
     void sqnrMatchesDefinition();
     void badLabelIsAnError();
+    void nonFiniteOutputsAreCounted();
 };
 
 void TestMetrics::wilson_data()
@@ -158,6 +159,22 @@ void TestMetrics::badLabelIsAnError()
     const std::int64_t labels[] = {2};
     MetricsAccumulator acc(2);
     QVERIFY_THROWS_EXCEPTION(Error, acc.add(y, y, labels, 1, 2));
+}
+
+void TestMetrics::nonFiniteOutputsAreCounted()
+{
+    // Samples (not values) with a NaN or an infinity anywhere in their output, for the report's
+    // "no NaN/Inf" check: sample 0 clean, 1 has a NaN, 2 two infinities, 3 clean.
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    const float y[] = {0.5f, 1.0f, 2.0f, nan, -inf, inf, 3.0f, -1.0f};
+    const std::int64_t labels[] = {1, 0, 0, 0};
+    MetricsAccumulator acc(2);
+    acc.add(y, nullptr, labels, 2, 2);
+    acc.add(y + 4, nullptr, labels + 2, 2, 2);
+    QCOMPARE(acc.result().nonFinite, std::int64_t{2});
+    MetricsAccumulator clean(2);
+    clean.add(y, y, labels, 1, 2);
+    QCOMPARE(clean.result().nonFinite, std::int64_t{0});
 }
 
 QTEST_APPLESS_MAIN(TestMetrics)

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "compress/Plan.h"
+#include "compress/Presets.h"
 #include "data/Dataset.h"
 #include "eval/Evaluator.h"
 #include "io/OnnxReader.h"
@@ -470,23 +471,18 @@ QStringList Workbench::availableMetrics() const
 
 const std::vector<Workbench::Preset>& Workbench::presets()
 {
-    static const std::vector<Preset> p = {
-        {"float16", parseSettingSpec("float16")},
-        {"int8", parseSettingSpec("int8")},
-        {"int8 tensor", parseSettingSpec("int8-tensor")},
-        {"int4 g32", parseSettingSpec("int4-g32")},
-        {"int4", parseSettingSpec("int4")},
-        {"int8 2:4", parseSettingSpec("int8-2:4")},
-    };
+    static const std::vector<Preset> p = [] {
+        std::vector<Preset> out;
+        for (const leger::Preset& q : uniformPresets())
+            out.push_back({QString::fromStdString(q.name), q.setting});
+        return out;
+    }();
     return p;
 }
 
 std::vector<LayerSetting> Workbench::scanSettings()
 {
-    std::vector<LayerSetting> s;
-    for (const char* spec : {"int8", "int6", "int4-g32", "int4", "int3-g32", "int2-g32"})
-        s.push_back(parseSettingSpec(spec));
-    return s;
+    return defaultScanSettings();
 }
 
 void Workbench::startSensitivity()
