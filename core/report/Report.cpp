@@ -1,0 +1,433 @@
+#include "report/Report.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include <unistd.h>
+
+#include "compress/Presets.h"
+#include "data/Dataset.h"
+#include "io/Exporter.h"
+#include "model/Half.h"
+#include "model/Model.h"
+#include "util/Error.h"
+
+namespace leger {
+
+namespace {
+
+double toDouble(float v) { return v; }
+double toDouble(double v) { return v; }
+double toDouble(Half v) { return v.toFloat(); }
+double toDouble(BFloat16 v) { return v.toFloat(); }
+
+bool isPercent(const std::string& metric)
+{
+    return metric == "top1" || metric == "top5" || metric == "agreement" || metric.rfind("flips", 0) == 0;
+}
+
+std::string format(const char* fmt, double v)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return buf;
+}
+
+/// 1234567 -> "1,234,567".
+std::string grouped(std::int64_t n)
+{
+    std::string digits = std::to_string(n < 0 ? -n : n), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
+    }
+    return (n < 0 ? "-" : "") + out;
+}
+
+MeasuredPlan measure(Evaluator& ev, const SizeModel& sizes, std::string label, std::vector<LayerSetting> settings,
+                     const CancelToken* cancel)
+{
+    MeasuredPlan p;
+    p.label = std::move(label);
+    p.evaluation = ev.evaluate(settings, cancel);
+    p.size = sizes.report(settings);
+    p.settings = std::move(settings);
+    return p;
+}
+
+/// NaN/Inf elements of a floating-point tensor (0 for other types).
+std::int64_t nonFiniteCount(const Tensor& t)
+{
+    std::int64_t n = 0;
+    auto count = [&](auto span) {
+        for (const auto& v : span)
+            n += !std::isfinite(static_cast<double>(toDouble(v)));
+    };
+    switch (t.dtype()) {
+    case DType::Float32: count(t.span<float>()); break;
+    case DType::Float64: count(t.span<double>()); break;
+    case DType::Float16: count(t.span<Half>()); break;
+    case DType::BFloat16: count(t.span<BFloat16>()); break;
+    default: break;
+    }
+    return n;
+}
+
+std::string stem(const std::string& path)
+{
+    return std::filesystem::path(path).stem().string();
+}
+
+std::int64_t allParameters(const Model& m)
+{
+    std::int64_t n = 0;
+    for (const auto& [name, t] : m.graph.initializers)
+        n += t.size();
+    return n;
+}
+
+std::string describe(const Preprocessing& p)
+{
+    std::string s = "x = (value";
+    if (p.scale != 1.0)
+        s += " × " + format("%.6g", p.scale);
+    auto list = [](const std::vector<double>& v) {
+        std::string out;
+        for (double x : v)
+            out += (out.empty() ? "" : ", ") + format("%.4g", x);
+        return v.size() == 1 ? out : "(" + out + ")";
+    };
+    s += " − " + list(p.mean) + ") / " + list(p.std);
+    if (!p.layout.empty())
+        s += ", " + p.layout;
+    if (p.resize)
+        s += ", resized to " + std::to_string(p.resize->first) + "×" + std::to_string(p.resize->second);
+    if (!p.input.empty())
+        s += ", into input '" + p.input + "'";
+    return s;
+}
+
+} // namespace
+
+std::string metricValueText(const std::string& metric, double v)
+{
+    if (isPercent(metric))
+        return format("%.2f %%", 100 * v);
+    if (metric == "kl")
+        return format("%.4g nats", v);
+    if (metric == "sqnr_db")
+        return std::isinf(v) ? (v > 0 ? "∞ dB" : "−∞ dB") : format("%.1f dB", v);
+    return format("%.4g", v);
+}
+
+std::string metricDropText(const std::string& metric, double drop)
+{
+    if (isPercent(metric))
+        return format("%.2f points", 100 * drop);
+    if (metric == "kl")
+        return format("%.4g nats", drop);
+    if (metric == "sqnr_db")
+        return format("%.1f dB", drop);
+    return format("%.4g", drop);
+}
+
+const char* toString(CheckItem::Status s)
+{
+    switch (s) {
+    case CheckItem::Status::Passed: return "passed";
+    case CheckItem::Status::Failed: return "failed";
+    case CheckItem::Status::NotStated: return "not stated";
+    }
+    return "";
+}
+
+bool ReportData::ready() const
+{
+    for (const CheckItem& c : checklist)
+        if (c.status == CheckItem::Status::Failed)
+            return false;
+    return !checklist.empty();
+}
+
+ComparedModel measureModel(const std::string& path, const Dataset& data, const Preprocessing& fallback,
+                           const std::vector<Preset>& presets, const CancelToken* cancel, const SearchProgress& progress)
+{
+    ComparedModel c;
+    c.path = path;
+    c.name = stem(path);
+    const Model model = loadModel(path);
+    c.layers = Layer::find(model);
+    c.parameters = allParameters(model);
+    const Preprocessing pre = Preprocessing::readSidecar(path).value_or(fallback);
+    std::unique_ptr<Evaluator> ev;
+    try {
+        ev = std::make_unique<Evaluator>(model, data, pre);
+    } catch (const CancelledError&) {
+        throw;
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+    const SizeModel sizes(model, c.layers);
+    const std::int64_t total = static_cast<std::int64_t>(presets.size()) + 1;
+    if (progress)
+        progress(0, total, c.name + " uncompressed");
+    c.points.push_back(measure(*ev, sizes, "uncompressed", std::vector<LayerSetting>(c.layers.size()), cancel));
+    for (std::size_t i = 0; i < presets.size(); ++i) {
+        if (progress)
+            progress(static_cast<std::int64_t>(i) + 1, total, c.name + " " + presets[i].name);
+        c.points.push_back(measure(*ev, sizes, presets[i].name,
+                                   std::vector<LayerSetting>(c.layers.size(), presets[i].setting), cancel));
+    }
+    return c;
+}
+
+ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const SearchProgress& progress)
+{
+    if (!rq.model || !rq.data)
+        throw Error("a report needs a model and data");
+    const Model& model = *rq.model;
+    const Dataset& data = *rq.data;
+    ReportData r;
+    {
+        const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        r.created = buf;
+    }
+    r.legerVersion = rq.legerVersion;
+    r.modelPath = model.path;
+    r.modelName = stem(model.path);
+    r.title = "Compression report: " + r.modelName;
+    r.producer = model.producer;
+    r.modelFileBytes = model.fileBytes;
+    r.parameters = allParameters(model);
+    r.layers = Layer::find(model);
+    for (const Layer& l : r.layers)
+        r.layerParameters += l.parameters;
+    if (rq.plan.size() != r.layers.size())
+        throw Error("the plan has " + std::to_string(rq.plan.size()) + " settings for " +
+                    std::to_string(r.layers.size()) + " layers");
+    r.dataSource = data.source;
+    r.samples = data.count();
+    r.labelled = data.hasLabels();
+    r.synthetic = rq.synthetic;
+    r.classNames = data.classNames.empty() ? rq.pre.labels : data.classNames;
+    r.preprocessing = describe(rq.pre);
+    r.maxDrop = rq.maxDrop;
+    r.budgetBytes = rq.budgetBytes;
+
+    const SizeModel sizes(model, r.layers);
+    Evaluator ev(model, data, rq.pre);
+    const std::size_t L = r.layers.size();
+    // Steps, for progress: baseline, plan, presets, scan, sweep, comparisons, export check.
+    std::int64_t step = 0;
+    const std::int64_t steps = 6 + static_cast<std::int64_t>(rq.compare.size());
+    auto stage = [&](const std::string& what) {
+        if (progress)
+            progress(step, steps, what);
+        ++step;
+    };
+    auto nested = [&](const std::string& what) -> SearchProgress {
+        return [&, what](std::int64_t done, std::int64_t total, const std::string& item) {
+            if (progress)
+                progress(step - 1, steps, what + " " + std::to_string(done) + "/" + std::to_string(total) +
+                                              (item.empty() ? "" : ": " + item));
+        };
+    };
+
+    stage("uncompressed model");
+    r.baseline.label = "uncompressed";
+    r.baseline.settings.assign(L, LayerSetting::none());
+    r.baseline.size = sizes.report(r.baseline.settings);
+    r.baseline.evaluation = rq.baseline && rq.baseline->complete() ? *rq.baseline
+                                                                    : ev.evaluate(r.baseline.settings, cancel);
+    r.metric = rq.metric.empty() ? defaultMetric(r.baseline.evaluation) : rq.metric;
+    r.classes = r.baseline.evaluation.metrics.classes;
+
+    stage(rq.planLabel);
+    r.plan.label = rq.planLabel;
+    r.plan.settings = rq.plan;
+    r.plan.size = sizes.report(rq.plan);
+    r.plan.evaluation = rq.planEvaluation && rq.planEvaluation->complete() && rq.planEvaluation->settings == rq.plan
+                            ? *rq.planEvaluation
+                            : ev.evaluate(rq.plan, cancel);
+
+    stage("uniform presets");
+    r.presets = rq.presets;
+    if (r.presets.empty())
+        for (const Preset& p : uniformPresets())
+            r.presets.push_back(measure(ev, sizes, p.name, std::vector<LayerSetting>(L, p.setting), cancel));
+
+    stage("sensitivity scan");
+    if (rq.sensitivity)
+        r.sensitivity = *rq.sensitivity;
+    else if (rq.runSensitivity && L > 0)
+        r.sensitivity = sensitivityScan(ev, defaultScanSettings(), r.metric, cancel, nested("sensitivity"));
+
+    stage("frontier sweep");
+    r.frontier = rq.frontier;
+    if (r.frontier.empty() && rq.runFrontier && r.sensitivity) {
+        const SizeFunction size = [&](const std::vector<LayerSetting>& p) { return sizes.total(p); };
+        for (FrontierPoint& f : frontierSweep(ev, *r.sensitivity, size, rq.frontierPoints, cancel, nested("sweep"))) {
+            MeasuredPlan m;
+            m.label = "frontier";
+            m.size = sizes.report(f.plan);
+            m.settings = std::move(f.plan);
+            m.evaluation = std::move(f.evaluation);
+            m.pareto = f.pareto;
+            r.frontier.push_back(std::move(m));
+        }
+    }
+
+    r.comparisons = rq.comparisons;
+    for (const std::string& path : rq.compare) {
+        stage("comparing with " + stem(path));
+        r.comparisons.push_back(measureModel(path, data, rq.pre, uniformPresets(), cancel, nested(stem(path))));
+    }
+
+    // The export check: write the plan as .leger, read it back, evaluate it again.
+    stage("export check");
+    const bool temporary = rq.exportPath.empty();
+    std::string exportPath = rq.exportPath;
+    if (temporary) {
+        const auto dir = std::filesystem::temp_directory_path();
+        exportPath = (dir / ("leger-report-" + std::to_string(::getpid()) + "-" + r.modelName + ".leger")).string();
+    }
+    r.exportPath = temporary ? "" : exportPath;
+    std::string exportError;
+    try {
+        r.exportBytes = exportModel(model, r.layers, rq.plan, ExportFormat::Leger, exportPath).bytes;
+        const Model back = loadModel(exportPath);
+        Evaluator ev2(back, data, rq.pre);
+        r.reloaded = ev2.evaluate(std::vector<LayerSetting>(Layer::find(back).size()), cancel);
+    } catch (const CancelledError&) {
+        if (temporary)
+            std::filesystem::remove(exportPath);
+        throw;
+    } catch (const Error& e) {
+        exportError = e.what();
+    }
+    if (temporary)
+        std::filesystem::remove(exportPath);
+
+    // Non-finite values: the original weights, the compressed weights as evaluated, the outputs.
+    std::int64_t badOriginal = 0, badCompressed = 0;
+    for (std::size_t i = 0; i < L; ++i) {
+        if (i < r.plan.evaluation.layers.size())
+            badOriginal += r.plan.evaluation.layers[i].nonFinite;
+        if (rq.plan[i].isNone())
+            continue;
+        badCompressed += nonFiniteCount(*ev.weight(i, rq.plan[i]));
+    }
+    const std::int64_t badOutputs = r.plan.evaluation.metrics.nonFinite;
+    const std::int64_t badBaseline = r.baseline.evaluation.metrics.nonFinite;
+    const std::int64_t badReloaded = r.reloaded ? r.reloaded->metrics.nonFinite : 0;
+
+    using S = CheckItem::Status;
+    const std::string& m = r.metric;
+    const double qBase = quality(r.baseline.evaluation, m), qPlan = quality(r.plan.evaluation, m);
+    const double drop = qBase - qPlan;
+    const Interval* planValue = r.plan.evaluation.metrics.find(m);
+    {
+        CheckItem c{"Quality drop within the stated limit", S::NotStated, {}};
+        c.evidence = m + ": " + metricValueText(m, r.baseline.evaluation.metrics.find(m)->value) + " uncompressed, " +
+                     metricValueText(m, planValue->value) + " [" + metricValueText(m, planValue->low) + ", " +
+                     metricValueText(m, planValue->high) + "] compressed: a drop of " + metricDropText(m, drop);
+        if (r.plan.evaluation.metrics.find("flips_lost"))
+            c.evidence += " (" + grouped(r.plan.evaluation.metrics.lost) + " samples lost, " +
+                          grouped(r.plan.evaluation.metrics.gained) + " gained)";
+        if (rq.maxDrop) {
+            c.status = drop <= *rq.maxDrop + 1e-12 ? S::Passed : S::Failed;
+            c.evidence += "; the limit is " + metricDropText(m, *rq.maxDrop) + ".";
+        } else {
+            c.evidence += "; no limit was stated.";
+        }
+        r.checklist.push_back(c);
+    }
+    {
+        CheckItem c{"No NaN or Inf anywhere", S::Passed, {}};
+        c.evidence = grouped(badOriginal) + " non-finite original weights, " + grouped(badCompressed) +
+                     " in the compressed weights; samples with a non-finite output: " + grouped(badBaseline) +
+                     " uncompressed, " + grouped(badOutputs) + " compressed" +
+                     (r.reloaded ? ", " + grouped(badReloaded) + " from the exported file" : std::string()) + ", of " +
+                     grouped(r.plan.evaluation.samples) + ".";
+        if (badOriginal + badCompressed + badOutputs + badBaseline + badReloaded > 0)
+            c.status = S::Failed;
+        r.checklist.push_back(c);
+    }
+    {
+        CheckItem c{"The exported file gives the numbers shown", S::Failed, {}};
+        if (!r.reloaded) {
+            c.evidence = "the export could not be written or read back: " + exportError;
+        } else {
+            const bool sameSize = r.exportBytes == r.plan.size.total;
+            bool sameMetrics = r.reloaded->samples == r.plan.evaluation.samples;
+            double worst = 0;
+            std::string worstName;
+            for (const auto& [name, v] : r.plan.evaluation.metrics.values) {
+                const Interval* w = r.reloaded->metrics.find(name);
+                if (!w) {
+                    sameMetrics = false;
+                    continue;
+                }
+                const double d = std::isinf(v.value) && v.value == w->value ? 0.0 : std::abs(w->value - v.value);
+                if (!(d == 0.0))
+                    sameMetrics = false;
+                if (!(d <= worst)) {
+                    worst = d;
+                    worstName = name;
+                }
+            }
+            c.status = sameSize && sameMetrics ? S::Passed : S::Failed;
+            c.evidence = "written as .leger: " + grouped(r.exportBytes) + " bytes " +
+                         (sameSize ? "= " : "≠ ") + grouped(r.plan.size.total) + " shown; read back and evaluated on " +
+                         grouped(r.reloaded->samples) + " samples: " + m + " " +
+                         metricValueText(m, r.reloaded->metrics.find(m) ? r.reloaded->metrics.find(m)->value : NAN) +
+                         " (shown " + metricValueText(m, planValue->value) + "), " +
+                         (sameMetrics ? "every metric identical."
+                                      : "the largest difference is " + format("%.3g", worst) + " in " + worstName + ".");
+        }
+        r.checklist.push_back(c);
+    }
+    {
+        CheckItem c{"Size within the stated budget", S::NotStated, {}};
+        c.evidence = grouped(r.plan.size.total) + " bytes (" + format("%.2f", r.plan.size.ratioToFloat32) +
+                     "× smaller than float32, " + format("%.3f", r.plan.size.bitsPerWeight) + " bits per weight)";
+        if (rq.budgetBytes) {
+            c.status = r.plan.size.total <= *rq.budgetBytes ? S::Passed : S::Failed;
+            c.evidence += "; the budget is " + grouped(*rq.budgetBytes) + " bytes.";
+        } else {
+            c.evidence += "; no budget was stated.";
+        }
+        r.checklist.push_back(c);
+    }
+    {
+        CheckItem c{"Evaluation data named, with its sample count and interval", S::Passed, {}};
+        const Interval* bv = r.baseline.evaluation.metrics.find(m);
+        c.evidence = (r.synthetic ? std::string("random inputs (") + data.source + ")" : data.source) + ": " +
+                     grouped(r.plan.evaluation.samples) + " of " + grouped(r.samples) + " samples" +
+                     (r.labelled ? ", labelled" : ", without labels") + "; the 95 % interval of " + m + " is [" +
+                     metricValueText(m, planValue->low) + ", " + metricValueText(m, planValue->high) +
+                     "] (uncompressed [" + metricValueText(m, bv->low) + ", " + metricValueText(m, bv->high) + "]).";
+        if (r.synthetic) {
+            c.status = S::Failed;
+            c.evidence += " Random inputs measure agreement with the uncompressed model, not accuracy on real data.";
+        } else if (r.plan.evaluation.samples != r.samples || r.samples == 0) {
+            c.status = S::Failed;
+            c.evidence += " Not every sample was evaluated.";
+        }
+        r.checklist.push_back(c);
+    }
+    if (progress)
+        progress(steps, steps, "done");
+    return r;
+}
+
+} // namespace leger

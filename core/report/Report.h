@@ -1,0 +1,128 @@
+#pragma once
+// A compression report (DESIGN.md "Data flow": report): everything a team needs to show a
+// decision — the model and data, the chosen plan with its exact size and measured quality, the
+// uncompressed baseline, uniform presets, the frontier, per-layer sensitivity, per-class
+// accuracy and flips, other models measured on the same data, and a production checklist whose
+// every item carries its evidence. Built here (no Qt); rendered to HTML and PDF by ui/report.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compress/LayerSetting.h"
+#include "compress/Presets.h"
+#include "compress/SizeReport.h"
+#include "data/Preprocessing.h"
+#include "eval/Evaluator.h"
+#include "model/Layer.h"
+#include "search/Search.h"
+#include "util/CancelToken.h"
+
+namespace leger {
+
+class Dataset;
+class Model;
+
+/// One plan measured completely on the data.
+struct MeasuredPlan {
+    std::string label;                  // "uncompressed", "int8", "chosen plan", "frontier 3"...
+    std::vector<LayerSetting> settings; // one per layer
+    SizeReport size;                    // exact
+    Evaluation evaluation;              // complete
+    bool pareto = false;                // a frontier point no other point beats
+};
+
+/// Another model measured on the same data: uncompressed first, then the uniform presets.
+struct ComparedModel {
+    std::string path, name;
+    std::int64_t parameters = 0;
+    std::vector<Layer> layers;
+    std::vector<MeasuredPlan> points;
+};
+
+/// Measures the model at `path` (ONNX or .leger) on `data` uncompressed and under each preset.
+/// Preprocessing: the model's own sidecar, else `fallback` (the main model's). Throws Error naming
+/// the file when it cannot be read or the data does not fit it.
+ComparedModel measureModel(const std::string& path, const Dataset& data, const Preprocessing& fallback,
+                           const std::vector<Preset>& presets, const CancelToken* cancel = nullptr,
+                           const SearchProgress& progress = {});
+
+struct CheckItem {
+    enum class Status { Passed, Failed, NotStated };
+    std::string title;    // "Accuracy drop within the limit"
+    Status status = Status::NotStated;
+    std::string evidence; // the figures that decide it, in words
+};
+const char* toString(CheckItem::Status s); // "passed" "failed" "not stated"
+
+struct ReportData {
+    std::string title, created, legerVersion; // created: ISO 8601, UTC
+    std::string modelPath, modelName, producer;
+    std::int64_t modelFileBytes = 0, parameters = 0, layerParameters = 0;
+    std::vector<Layer> layers;
+    std::string dataSource;
+    std::int64_t samples = 0, classes = 0;
+    bool labelled = false, synthetic = false;
+    std::vector<std::string> classNames;
+    std::string preprocessing; // in words
+    std::string metric;        // the metric plans are judged by (Search's quality())
+
+    MeasuredPlan baseline, plan;
+    std::vector<MeasuredPlan> presets, frontier;
+    std::optional<SensitivityTable> sensitivity;
+    std::vector<ComparedModel> comparisons;
+
+    std::optional<double> maxDrop;           // in the metric's units (0.01 = one point of top-1)
+    std::optional<std::int64_t> budgetBytes;
+
+    // The export check: the plan written as .leger, read back and evaluated again.
+    std::string exportPath;
+    std::int64_t exportBytes = 0;
+    std::optional<Evaluation> reloaded;
+    std::vector<CheckItem> checklist;
+    bool ready() const; // every stated check passed
+};
+
+struct ReportRequest {
+    std::shared_ptr<const Model> model;
+    std::shared_ptr<const Dataset> data;
+    Preprocessing pre;
+    bool synthetic = false;             // the data are random inputs (no accuracy)
+    std::vector<LayerSetting> plan;
+    std::string planLabel = "chosen plan";
+    std::string metric;                 // empty: Search's default for the data
+    std::optional<double> maxDrop;
+    std::optional<std::int64_t> budgetBytes;
+    std::vector<std::string> compare;   // other models to measure on the same data
+
+    // What the caller has already measured (the workbench) is used as it is; what is missing is
+    // measured here. Evaluations must be complete and of the same data.
+    std::shared_ptr<const Evaluation> baseline, planEvaluation;
+    std::vector<MeasuredPlan> presets;
+    std::shared_ptr<const SensitivityTable> sensitivity;
+    std::vector<MeasuredPlan> frontier;
+    std::vector<ComparedModel> comparisons;
+    bool runSensitivity = true;         // scan when none is given (needed for the frontier)
+    bool runFrontier = true;            // sweep when none is given
+    int frontierPoints = 10;
+
+    /// Where the exported .leger goes; empty: a temporary file, removed afterwards.
+    std::string exportPath;
+    std::string legerVersion;
+};
+
+/// Builds the report: measures what is missing, exports the plan, reads the export back and
+/// evaluates it again, and decides the checklist. Throws CancelledError when cancelled.
+ReportData buildReport(const ReportRequest& request, const CancelToken* cancel = nullptr,
+                       const SearchProgress& progress = {});
+
+} // namespace leger
+
+namespace leger {
+/// A metric's value in its display unit: "92.55 %", "0.0123 nats", "31.2 dB".
+std::string metricValueText(const std::string& metric, double value);
+/// A difference of the metric: "0.45 points", "0.0123 nats", "3.1 dB".
+std::string metricDropText(const std::string& metric, double drop);
+} // namespace leger
