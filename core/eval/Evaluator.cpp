@@ -432,6 +432,50 @@ Evaluation Evaluator::evaluate(const std::vector<LayerSetting>& plan, const Canc
     return ev;
 }
 
+Evaluation Evaluator::evaluateModel(const Model& other, const CancelToken* cancel)
+{
+    Impl& d = *d_;
+    const auto start = Clock::now();
+    std::unique_ptr<Executor> exec;
+    try {
+        exec = std::make_unique<Executor>(other, Executor::Options{});
+    } catch (const Error& e) {
+        throw Error(other.path + ": " + e.what());
+    }
+    // The same input and output, found by name.
+    const auto& ins = exec->inputNames();
+    const auto& outs = exec->outputNames();
+    const std::string& inName = d.base->inputNames()[d.inputIndex];
+    const std::string& outName = d.base->outputNames()[d.outputIndex];
+    const auto in = std::find(ins.begin(), ins.end(), inName);
+    const auto out = std::find(outs.begin(), outs.end(), outName);
+    if (in == ins.end() || out == outs.end())
+        throw Error(other.path + ": the model has no input '" + inName + "' or no output '" + outName + "'");
+    const std::size_t outIndex = static_cast<std::size_t>(out - outs.begin());
+    Evaluation ev;
+    ev.total = total_;
+    MetricsAccumulator acc(d.classes);
+    const std::int64_t* labels = d.data.hasLabels() ? d.data.labels.data<std::int64_t>() : nullptr;
+    std::vector<const Tensor*> inputs(ins.size(), nullptr);
+    for (std::size_t k = 0; k < d.chunks.size(); ++k) {
+        if (cancel && cancel->isCancelled())
+            throw CancelledError();
+        const auto [s0, count] = d.chunks[k];
+        const std::vector<float>& baseY = d.baselineChunk(k, cancel);
+        inputs[static_cast<std::size_t>(in - ins.begin())] = &d.input(k);
+        exec->runRange(inputs, 0, exec->nodeCount(), {}, cancel);
+        ev.stepsRun += static_cast<std::int64_t>(exec->nodeCount());
+        const Tensor& y = exec->output(outIndex);
+        if (y.dtype() != DType::Float32 || y.size() != static_cast<std::int64_t>(baseY.size()))
+            throw Error(other.path + ": output '" + outName + "' differs in type or size from the evaluated model's");
+        acc.add(y.data<float>(), baseY.data(), labels ? labels + s0 : nullptr, count, d.perSample);
+        ev.samples += count;
+    }
+    ev.metrics = acc.result();
+    ev.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return ev;
+}
+
 std::size_t Evaluator::cachedActivationBytes() const { return d_->activationBytes; }
 
 void Evaluator::clearActivationCache()

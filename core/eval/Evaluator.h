@@ -72,6 +72,12 @@ public:
     Evaluation evaluate(const std::vector<LayerSetting>& plan, const CancelToken* cancel = nullptr,
                         const Progress& progress = {});
 
+    /// Another model with the same input and output (the export of a plan, read back) run on
+    /// the same samples, compared with this model's uncompressed outputs and the labels: its
+    /// Evaluation equals that of the plan it was exported from when the file holds exactly the
+    /// weights evaluated. Throws Error naming other.path when it does not fit.
+    Evaluation evaluateModel(const Model& other, const CancelToken* cancel = nullptr);
+
     /// The dequantized weight of layer i under a setting (cached), as evaluation uses it.
     std::shared_ptr<const Tensor> weight(std::size_t layer, const LayerSetting& setting);
     /// Bytes held by the caches, for benchmarks and the UI.

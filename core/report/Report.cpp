@@ -305,8 +305,7 @@ ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const
     try {
         r.exportBytes = exportModel(model, r.layers, rq.plan, ExportFormat::Leger, exportPath).bytes;
         const Model back = loadModel(exportPath);
-        Evaluator ev2(back, data, rq.pre);
-        r.reloaded = ev2.evaluate(std::vector<LayerSetting>(Layer::find(back).size()), cancel);
+        r.reloaded = ev.evaluateModel(back, cancel);
     } catch (const CancelledError&) {
         if (temporary)
             std::filesystem::remove(exportPath);
