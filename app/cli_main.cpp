@@ -11,6 +11,11 @@
 #include <vector>
 
 #include <cblas.h>
+#ifdef LEGER_WITH_REPORT
+#include <QApplication>
+
+#include "report/ReportDocument.h"
+#endif
 #include <unistd.h>
 
 #include "check/ConformanceSuite.h"
@@ -27,6 +32,7 @@
 #include "io/OnnxReader.h"
 #include "model/Layer.h"
 #include "model/Model.h"
+#include "report/Report.h"
 #include "report/ResultJson.h"
 #include "runtime/Executor.h"
 #include "search/Search.h"
@@ -68,6 +74,19 @@ Commands:
                                   at most N bytes; every reported point is measured
   export MODEL --plan P.json --format leger|onnx-qdq|onnx-float -o OUT
                                   writes the compressed model
+  report MODEL --data DATA (--plan P.json | --max-drop X | --budget-bytes N)
+         [--max-drop X] [--budget-bytes N] [--compare OTHER.onnx ...] [--metric M]
+         [--quick] [--export OUT.leger] -o REPORT.html [--pdf REPORT.pdf]
+                                  a report to hand on: the plan (given, or the smallest
+                                  plan within --max-drop, or the best within
+                                  --budget-bytes) against the uncompressed model,
+                                  presets, the frontier and other models measured on
+                                  the same data, per-layer sensitivity, per-class
+                                  accuracy, flips, size breakdown and a production
+                                  checklist (the export is written, read back and
+                                  evaluated again); a self-contained HTML file and a
+                                  PDF (default: REPORT.pdf beside it); --quick skips
+                                  the scan and sweep when a plan is given
   bench MODEL --data DATA         engine timings as JSON: full_eval_ms, first_partial_ms,
                                   incremental_last_layer_ms, quantize_gbps, size_us
   conformance DIR [--filter TEXT] [--verbose]
@@ -118,7 +137,8 @@ const std::vector<std::string> kValued = {"--input",  "--output-dir", "--filter"
                                          "--data",   "--limit",      "--plan",       "--preprocess",  "--scale",
                                          "--mean",   "--std",        "--layout",     "--resize",      "--input-name",
                                          "--settings", "--metric",   "--points",     "--max-drop",    "--budget-bytes",
-                                         "--save-plan", "--format",  "-o"};
+                                         "--save-plan", "--format",  "-o",           "--compare",     "--pdf",
+                                         "--export"};
 
 Args parse(int argc, char** argv, int first)
 {
@@ -135,7 +155,7 @@ Args parse(int argc, char** argv, int first)
                     a.options.emplace(key, argv[++i]);
                 else
                     throw Error("option " + key + " needs a value");
-            } else if (s == "--verbose" || s == "--shapes" || s == "--json") {
+            } else if (s == "--verbose" || s == "--shapes" || s == "--json" || s == "--quick") {
                 a.flags.push_back(s);
             } else {
                 throw Error("unknown option " + s);
@@ -624,6 +644,82 @@ int cmdExport(const Args& a)
     return expected >= 0 && expected != r.bytes ? 1 : 0;
 }
 
+#ifdef LEGER_WITH_REPORT
+int cmdReport(const Args& a, int argc, char** argv)
+{
+    const std::string out = a.option("-o");
+    if (out.empty())
+        throw Error("report: -o REPORT.html is required");
+    std::string pdf = a.option("--pdf");
+    if (pdf.empty())
+        pdf = (std::filesystem::path(out).replace_extension(".pdf")).string();
+    if (pdf == out)
+        throw Error("report: -o and --pdf name the same file");
+    const bool fit = a.option("--plan").empty();
+    if (fit && a.option("--max-drop").empty() && a.option("--budget-bytes").empty())
+        throw Error("report: give --plan P.json, or --max-drop X or --budget-bytes N to find the plan");
+    if (fit && !a.option("--max-drop").empty() && !a.option("--budget-bytes").empty())
+        throw Error("report: without --plan, give one of --max-drop and --budget-bytes (the plan to find)");
+    Session s = openSession(a, true);
+    ReportRequest rq;
+    rq.data = std::make_shared<const Dataset>(std::move(s.data));
+    rq.pre = s.pre;
+    rq.metric = a.option("--metric");
+    if (const std::string v = a.option("--max-drop"); !v.empty())
+        rq.maxDrop = numbers("--max-drop", v).at(0);
+    if (!a.option("--budget-bytes").empty())
+        rq.budgetBytes = integerOption(a, "--budget-bytes", 0);
+    for (auto [it, end] = a.options.equal_range("--compare"); it != end; ++it)
+        rq.compare.push_back(it->second);
+    rq.exportPath = a.option("--export");
+    rq.legerVersion = LEGER_VERSION;
+    rq.runSensitivity = rq.runFrontier = !a.flag("--quick");
+    rq.plan = s.settings;
+    const std::vector<Layer> layers = s.layers;
+    rq.model = std::make_shared<const Model>(std::move(s.model));
+    ProgressLine line;
+    if (fit) {
+        // The plan is the search's answer: scan, then fit the stated limit; the report reuses both.
+        Evaluator ev(*rq.model, *rq.data, rq.pre);
+        const SizeModel sizes(*rq.model, layers);
+        const SizeFunction size = [&](const std::vector<LayerSetting>& p) { return sizes.total(p); };
+        auto table = std::make_shared<SensitivityTable>(
+            sensitivityScan(ev, settingList(a), rq.metric, nullptr, searchProgress(line, "sensitivity")));
+        const BudgetResult r = rq.maxDrop ? fitMaxDrop(ev, *table, size, *rq.maxDrop, nullptr, searchProgress(line, "fit"))
+                                          : fitBudget(ev, *table, size, *rq.budgetBytes, nullptr, searchProgress(line, "fit"));
+        std::fprintf(stderr, "%s\n", r.message.c_str());
+        if (!r.found)
+            return 1;
+        rq.plan = r.best.plan;
+        rq.planLabel = rq.maxDrop ? "smallest plan within the limit" : "best plan within the budget";
+        rq.planEvaluation = std::make_shared<const Evaluation>(r.best.evaluation);
+        rq.sensitivity = table;
+        rq.metric = table->metric;
+    }
+    const ReportData data = buildReport(rq, nullptr, searchProgress(line, "report"));
+    // The charts are the workbench's, drawn offscreen: no display is needed.
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    // Qt's warnings about the offscreen platform (no runtime dir, no size hints) are not the user's concern.
+    qInstallMessageHandler([](QtMsgType type, const QMessageLogContext&, const QString& text) {
+        if (type == QtCriticalMsg || type == QtFatalMsg)
+            std::fprintf(stderr, "%s\n", qPrintable(text));
+    });
+    QApplication app(argc, argv);
+    const leger::ui::ReportDocument doc(data);
+    QString error;
+    if (!doc.writeHtml(QString::fromStdString(out), &error) || !doc.writePdf(QString::fromStdString(pdf), &error))
+        throw Error(error.toStdString());
+    std::printf("wrote %s and %s\n", out.c_str(), pdf.c_str());
+    int failed = 0;
+    for (const CheckItem& c : data.checklist) {
+        std::printf("  %-12s %s: %s\n", toString(c.status), c.title.c_str(), c.evidence.c_str());
+        failed += c.status == CheckItem::Status::Failed;
+    }
+    std::printf("%s\n", failed ? "not ready: a check failed" : "ready: every stated check passed");
+    return failed ? 3 : 0;
+}
+#endif
+
 int cmdBench(const Args& a)
 {
     Session s = openSession(a, true);
@@ -684,6 +780,13 @@ int main(int argc, char** argv)
             return cmdExport(args);
         if (cmd == "bench")
             return cmdBench(args);
+        if (cmd == "report") {
+#ifdef LEGER_WITH_REPORT
+            return cmdReport(args, argc, argv);
+#else
+            throw Error("this leger-cli was built without the GUI libraries (LEGER_BUILD_GUI=OFF), which draw reports");
+#endif
+        }
         std::fprintf(stderr, "leger-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const std::exception& e) {

@@ -11,6 +11,8 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPointer>
+#include <QProgressDialog>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTableView>
@@ -30,6 +32,9 @@
 #include "panels/LayerViewsPanel.h"
 #include "panels/SummaryStrip.h"
 #include "panels/TradeoffPanel.h"
+#include "report/Report.h"
+#include "report/ReportDocument.h"
+#include "util/Error.h"
 #include "session/AppSettings.h"
 #include "session/Autosaver.h"
 #include "session/CsvExport.h"
@@ -165,6 +170,11 @@ void MainWindow::createActions()
     exp->addAction(tr("&Trade-off Chart (PNG/SVG)…"), this, &MainWindow::exportChart);
     exp->addAction(tr("Layer &Table (CSV)…"), this, &MainWindow::exportTable);
     exp->addAction(tr("&Plan as Recipe (JSON)…"), this, &MainWindow::exportPlan);
+    exp->addSeparator();
+    QAction* expReport = exp->addAction(tr("&Report (HTML and PDF)…"), this, &MainWindow::exportReport);
+    expReport->setShortcut(Qt::CTRL | Qt::Key_R);
+    expReport->setToolTip(tr("A report to hand on: the plan, its measured quality and exact size, the trade-off "
+                             "chart, sensitivity, per-class accuracy, flips and a production checklist"));
     file->addAction(tr("&Import Plan Recipe…"), this, &MainWindow::importPlan);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
@@ -505,6 +515,97 @@ void MainWindow::exportModelTo(const QString& path, ExportFormat format)
                                               : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
             for (const std::string& w : r.warnings)
                 o.message += QStringLiteral("; ") + QString::fromStdString(w);
+        } catch (const std::exception& e) {
+            o.error = QString::fromStdString(e.what());
+        }
+        return o;
+    }));
+}
+
+void MainWindow::exportReport()
+{
+    if (!workbench_->isOpen())
+        return;
+    if (!workbench_->hasData()) {
+        showError(tr("Export Report"), tr("Open evaluation data first: a report shows measured numbers."));
+        return;
+    }
+    const QString base = QFileInfo(workbench_->modelPath()).completeBaseName();
+    const QString path = askPath(this, true, tr("Export Report"), base + "-report.html",
+                                 tr("HTML report, with a PDF of it beside (*.html)"));
+    if (!path.isEmpty())
+        exportReportTo(path);
+}
+
+void MainWindow::exportReportTo(const QString& htmlPath)
+{
+    if (!workbench_->isOpen() || !workbench_->hasData())
+        return;
+    const QFileInfo info(htmlPath);
+    const QString pdfPath = info.dir().filePath(info.completeBaseName() + ".pdf");
+    const ReportRequest request = workbench_->reportRequest();
+    auto cancel = std::make_shared<CancelToken>();
+    QPointer<QProgressDialog> dialog;
+    if (interactive_) {
+        dialog = new QProgressDialog(tr("Building the report…"), tr("Cancel"), 0, 0, this);
+        dialog->setWindowTitle(tr("Export Report"));
+        dialog->setMinimumDuration(300);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &QProgressDialog::canceled, this, [cancel] { cancel->cancel(); });
+    }
+    statusBar()->showMessage(tr("Building the report…"));
+    struct Outcome {
+        std::shared_ptr<ReportData> data;
+        QString error;
+        bool cancelled = false;
+    };
+    auto* watcher = new QFutureWatcher<Outcome>(this);
+    connect(watcher, &QFutureWatcher<Outcome>::finished, this, [this, watcher, dialog, htmlPath, pdfPath] {
+        const Outcome r = watcher->result();
+        watcher->deleteLater();
+        if (dialog)
+            dialog->close();
+        QString error = r.error;
+        if (r.cancelled) {
+            statusBar()->showMessage(tr("Report cancelled."), 8000);
+            emit reportExported(htmlPath, pdfPath, tr("cancelled"));
+            return;
+        }
+        if (error.isEmpty()) {
+            // The charts are drawn here, in the GUI thread.
+            const ReportDocument doc(*r.data);
+            if (doc.writeHtml(htmlPath, &error))
+                doc.writePdf(pdfPath, &error);
+        }
+        if (!error.isEmpty()) {
+            showError(tr("Report failed"), error);
+        } else {
+            statusBar()->showMessage(tr("Report written to %1 and %2: %3")
+                                         .arg(htmlPath, pdfPath,
+                                              r.data->ready() ? tr("every stated check passed")
+                                                              : tr("a check failed (see its checklist)")),
+                                     15000);
+        }
+        emit reportExported(htmlPath, pdfPath, error);
+    });
+    // The progress callback runs in the worker thread: it posts to the GUI thread.
+    auto progress = [this, dialog](std::int64_t done, std::int64_t total, const std::string& what) {
+        QMetaObject::invokeMethod(this, [this, dialog, done, total, text = QString::fromStdString(what)] {
+            if (dialog) {
+                dialog->setMaximum(static_cast<int>(total));
+                dialog->setValue(static_cast<int>(done));
+                dialog->setLabelText(tr("Building the report: %1").arg(text));
+            } else {
+                statusBar()->showMessage(tr("Building the report: %1").arg(text));
+            }
+        });
+    };
+    watcher->setFuture(QtConcurrent::run([request, cancel, progress]() -> Outcome {
+        Outcome o;
+        try {
+            o.data = std::make_shared<ReportData>(buildReport(request, cancel.get(), progress));
+        } catch (const CancelledError&) {
+            o.cancelled = true;
         } catch (const std::exception& e) {
             o.error = QString::fromStdString(e.what());
         }

@@ -40,6 +40,9 @@ public:
     void exportModelTo(const QString& path, ExportFormat format);
     bool exportChartTo(const QString& path);
     bool exportTableTo(const QString& path);
+    /// Builds a report in the background (measuring what the session has not) and writes it as
+    /// HTML and as a PDF beside it (same name, .pdf); reportExported follows.
+    void exportReportTo(const QString& htmlPath);
     /// Errors are shown in dialogs (true) or only in the status bar (tests, screenshots).
     void setInteractive(bool on) { interactive_ = on; }
 
@@ -53,6 +56,8 @@ public:
 signals:
     /// A model export ended: bytes written, or the error (empty on success).
     void modelExported(const QString& path, qint64 bytes, const QString& error);
+    /// A report export ended (error empty on success, "cancelled" when cancelled).
+    void reportExported(const QString& htmlPath, const QString& pdfPath, const QString& error);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -72,6 +77,7 @@ private:
     void exportChart();
     void exportTable();
     void exportPlan();
+    void exportReport();
     void importPlan();
     void askBudgetFit();
     void askFloorFit();

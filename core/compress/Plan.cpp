@@ -326,4 +326,30 @@ std::vector<LayerSetting> Plan::resolve(const std::vector<Layer>& layers) const
     return out;
 }
 
+Plan Plan::compact(const std::vector<Layer>& layers, const std::vector<LayerSetting>& settings)
+{
+    // Counted over the distinct settings (a plan has few): autosaves run this for every point.
+    std::vector<std::pair<LayerSetting, std::size_t>> counts;
+    for (const LayerSetting& a : settings) {
+        auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == a; });
+        if (it == counts.end())
+            counts.emplace_back(a, 1);
+        else
+            ++it->second;
+    }
+    LayerSetting best;
+    std::size_t bestCount = 0;
+    for (const auto& [setting, n] : counts)
+        if (n > bestCount) {
+            best = setting;
+            bestCount = n;
+        }
+    Plan plan;
+    plan.setDefault(best);
+    for (std::size_t i = 0; i < settings.size() && i < layers.size(); ++i)
+        if (!(settings[i] == best))
+            plan.setLayer(layers[i].name, settings[i]);
+    return plan;
+}
+
 } // namespace leger

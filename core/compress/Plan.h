@@ -56,6 +56,9 @@ public:
     /// An empty plan: every layer float32 (uncompressed). `source` names the plan in messages.
     explicit Plan(std::string source = "plan");
 
+    /// The shortest exact recipe of one setting per layer: the most common setting as the
+    /// default, an exact-name entry for every other layer.
+    static Plan compact(const std::vector<Layer>& layers, const std::vector<LayerSetting>& settings);
     /// Parses a recipe; errors (leger::Error) read "<source>: <field path>: <what was expected>".
     static Plan fromJson(std::string_view json, const std::string& source = "plan");
     /// Reads a recipe file; messages name the file.

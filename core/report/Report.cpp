@@ -338,7 +338,9 @@ ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const
         CheckItem c{"Quality drop within the stated limit", S::NotStated, {}};
         c.evidence = m + ": " + metricValueText(m, r.baseline.evaluation.metrics.find(m)->value) + " uncompressed, " +
                      metricValueText(m, planValue->value) + " [" + metricValueText(m, planValue->low) + ", " +
-                     metricValueText(m, planValue->high) + "] compressed: a drop of " + metricDropText(m, drop);
+                     metricValueText(m, planValue->high) + "] compressed: " +
+                     (drop > 0 ? "a drop of " + metricDropText(m, drop)
+                               : "no drop (" + (drop < 0 ? "+" : std::string("±")) + metricDropText(m, -drop) + ")");
         if (r.plan.evaluation.metrics.find("flips_lost"))
             c.evidence += " (" + grouped(r.plan.evaluation.metrics.lost) + " samples lost, " +
                           grouped(r.plan.evaluation.metrics.gained) + " gained)";

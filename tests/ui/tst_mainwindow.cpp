@@ -60,6 +60,7 @@ private slots:
     void badFilesDroppedKeepTheWindowAsItWas();
     void exportsWriteWhatIsShown();
     void itemModelsPassTheTester();
+    void reportShowsWhatTheWorkbenchMeasured();
 };
 
 void TestMainWindow::initTestCase()
@@ -199,6 +200,43 @@ void TestMainWindow::exportsWriteWhatIsShown()
     QVERIFY(lines[0].startsWith("Layer,Format,Bits,"));
     // Raw numbers, not display strings: fc1's bytes as an integer.
     QVERIFY2(lines[5].contains(QString(",%1,").arg(wb->sizeReport().layers[4].total())), qPrintable(lines[5]));
+}
+
+void TestMainWindow::reportShowsWhatTheWorkbenchMeasured()
+{
+    MainWindow w;
+    w.setInteractive(false);
+    w.show();
+    QVERIFY(w.openModel(kSample, kImages));
+    Workbench* wb = w.workbench();
+    w.layersPanel()->applyPreset("int4 g32");
+    QVERIFY(QTest::qWaitFor([&] { return ready(wb); }, 60000));
+    wb->setMaxDrop(0.002);
+    QTemporaryDir dir;
+    QSignalSpy done(&w, &MainWindow::reportExported);
+    w.exportReportTo(dir.filePath("r.html"));
+    QVERIFY(done.wait(120000));
+    QCOMPARE(done.at(0).at(2).toString(), QString());
+    QFile html(dir.filePath("r.html")), pdf(dir.filePath("r.pdf"));
+    QVERIFY(html.open(QIODevice::ReadOnly) && pdf.open(QIODevice::ReadOnly));
+    QVERIFY(pdf.read(5) == "%PDF-");
+    const QString page = QString::fromUtf8(html.readAll());
+    // The plan's exact size and the workbench's measured top-1, as the summary strip shows them.
+    const QString bytes = QLocale(QLocale::English).toString(static_cast<qlonglong>(wb->sizeReport().total));
+    QVERIFY2(page.contains("<b>" + bytes + " bytes</b>"), qPrintable(bytes));
+    const QString top1 = QString::number(100 * wb->current()->metrics.find("top1")->value, 'f', 2) + " %";
+    QVERIFY2(page.contains("<b>" + top1 + "</b>"), qPrintable(top1));
+    // Every section, the embedded charts, and the stated limit deciding its item.
+    for (const char* section : {"Production checklist", "Trade-off", "The chosen plan", "Size", "Sensitivity per layer",
+                                "Per class", "Flips", "Uniform presets", "Frontier", "data:image/svg+xml;base64,",
+                                "the limit is 0.20 points"})
+        QVERIFY2(page.contains(QLatin1String(section)), section);
+    QVERIFY(page.contains("The exported file gives the numbers shown"));
+    QVERIFY(!page.contains("<script")); // self-contained and inert
+    // A report that cannot be written names the file.
+    w.exportReportTo("/nonexistent-dir/r.html");
+    QVERIFY(done.wait(120000));
+    QVERIFY(done.at(1).at(2).toString().contains("/nonexistent-dir/r.html"));
 }
 
 void TestMainWindow::itemModelsPassTheTester()

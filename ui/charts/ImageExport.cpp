@@ -22,21 +22,15 @@ bool fail(QString* error, const QString& message)
 
 } // namespace
 
-bool saveImage(const QString& path, QSize size, const QColor& background,
-               const std::function<void(QPainter&)>& paint, QString* error)
+QByteArray encodeImage(const QString& format, QSize size, const QColor& background,
+                       const std::function<void(QPainter&)>& paint, const QString& title)
 {
-    const QString ext = QFileInfo(path).suffix().toLower();
-    if (ext != "png" && ext != "svg")
-        return fail(error, QString("Cannot save %1: unknown image format (use .png or .svg)").arg(path));
-    if (size.isEmpty())
-        return fail(error, QString("Cannot save %1: the chart has no size").arg(path));
-
-    // Encoded in memory, then written atomically (session/SaveFile.h says why not QSaveFile).
     QByteArray bytes;
+    if (size.isEmpty() || (format != "png" && format != "svg"))
+        return bytes;
     QBuffer file(&bytes);
     file.open(QIODevice::WriteOnly);
-
-    if (ext == "png") {
+    if (format == "png") {
         // Twice the logical size, so that text and thin lines stay crisp when the image is
         // shown on a high-DPI screen or in a printed report; once for very tall images (a
         // heatmap of hundreds of layers) to keep the buffer under ~64 MB.
@@ -50,34 +44,63 @@ bool saveImage(const QString& path, QSize size, const QColor& background,
         paint(painter);
         painter.end();
         if (!image.save(&file, "PNG"))
-            return fail(error, QString("Cannot write %1: PNG encoding failed").arg(path));
+            bytes.clear();
     } else {
         QSvgGenerator svg;
         svg.setOutputDevice(&file);
         svg.setSize(size);
         svg.setViewBox(QRect(QPoint(0, 0), size));
-        svg.setTitle(QFileInfo(path).completeBaseName());
+        svg.setResolution(96); // CSS pixels: the file's size in mm is its size on screen
+        svg.setTitle(title);
         svg.setDescription("Leger chart");
         QPainter painter(&svg);
         painter.setRenderHint(QPainter::Antialiasing);
         painter.fillRect(QRect(QPoint(0, 0), size), background);
         paint(painter);
         painter.end();
+        // Qt names the generic families as fontconfig does ("Sans Serif"); browsers know them by
+        // their CSS names, and fall back to a serif face otherwise.
+        bytes.replace("font-family=\"Sans Serif\"", "font-family=\"sans-serif\"");
+        bytes.replace("font-family=\"Serif\"", "font-family=\"serif\"");
+        bytes.replace("font-family=\"Monospace\"", "font-family=\"monospace\"");
     }
-    file.close();
+    return bytes;
+}
+
+bool saveImage(const QString& path, QSize size, const QColor& background,
+               const std::function<void(QPainter&)>& paint, QString* error)
+{
+    const QString ext = QFileInfo(path).suffix().toLower();
+    if (ext != "png" && ext != "svg")
+        return fail(error, QString("Cannot save %1: unknown image format (use .png or .svg)").arg(path));
+    if (size.isEmpty())
+        return fail(error, QString("Cannot save %1: the chart has no size").arg(path));
+    // Encoded in memory, then written atomically (session/SaveFile.h says why not QSaveFile).
+    const QByteArray bytes = encodeImage(ext, size, background, paint, QFileInfo(path).completeBaseName());
+    if (bytes.isEmpty())
+        return fail(error, QString("Cannot write %1: %2 encoding failed").arg(path, ext.toUpper()));
     return saveFile(path, bytes, error);
 }
 
-bool saveWidgetImage(QWidget* widget, const QString& path, QString* error)
+QByteArray widgetImage(QWidget* widget, const QString& format)
 {
     // A widget never shown has not been laid out yet; render() lays it out at its current size.
     const QSize size = widget->size().expandedTo(widget->minimumSizeHint());
     if (widget->size() != size)
         widget->resize(size);
-    const QColor background = widget->palette().color(QPalette::Base);
-    return saveImage(path, size, background,
-                     [widget](QPainter& p) { widget->render(&p, QPoint(), QRegion(), QWidget::DrawChildren); },
-                     error);
+    return encodeImage(format, size, widget->palette().color(QPalette::Base),
+                       [widget](QPainter& p) { widget->render(&p, QPoint(), QRegion(), QWidget::DrawChildren); });
+}
+
+bool saveWidgetImage(QWidget* widget, const QString& path, QString* error)
+{
+    const QString ext = QFileInfo(path).suffix().toLower();
+    if (ext != "png" && ext != "svg")
+        return fail(error, QString("Cannot save %1: unknown image format (use .png or .svg)").arg(path));
+    const QByteArray bytes = widgetImage(widget, ext);
+    if (bytes.isEmpty())
+        return fail(error, QString("Cannot write %1: %2 encoding failed").arg(path, ext.toUpper()));
+    return saveFile(path, bytes, error);
 }
 
 } // namespace leger::ui

@@ -302,6 +302,15 @@ void LayerBytesChart::setLayers(const QVector<LayerBytesBar>& layers)
     d_->rebuild();
 }
 
+QByteArray LayerBytesChart::image(const QString& format) const
+{
+    // A chart never shown (a report's) has not laid its view out: give it the chart's size.
+    if (!isVisible())
+        d_->view->resize(size());
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::LayoutRequest);
+    return widgetImage(d_->view, format);
+}
+
 bool LayerBytesChart::saveImage(const QString& path, QString* error) const
 {
     QCoreApplication::sendPostedEvents(nullptr, QEvent::LayoutRequest);

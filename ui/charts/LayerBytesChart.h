@@ -18,6 +18,8 @@ public:
     /// One bar per layer in the order given (hundreds of layers stay readable: the largest are
     /// shown and the rest summed into one bar).
     void setLayers(const QVector<LayerBytesBar>& layers);
+    /// The chart as laid out now, encoded as "png" or "svg" (for reports).
+    QByteArray image(const QString& format) const;
     bool saveImage(const QString& path, QString* error) const;
 
 signals:

@@ -85,6 +85,7 @@ struct TradeoffChart::Private {
     XAxis xAxis = XAxis::Megabytes;
     std::optional<ChartPoint> baselinePoint, currentPoint;
     bool partial = false;
+    QString currentName = QStringLiteral("Current plan");
     QVector<ChartPoint> trailPoints, frontierPoints, presetPoints;
     std::optional<double> budgetBytes, floorValue;
 
@@ -356,7 +357,7 @@ void TradeoffChart::Private::updateLegend()
     show(presets, !presetPoints.isEmpty());
     show(budget, budgetBytes.has_value() && xAxis == XAxis::Megabytes);
     show(floor, floorValue.has_value());
-    current->setName(partial ? QStringLiteral("Current plan (refining)") : QStringLiteral("Current plan"));
+    current->setName(partial ? currentName + QStringLiteral(" (refining)") : currentName);
     // Qt Charts 6.4 does not lay the legend out again when a marker becomes visible (it is drawn
     // without its text, or outside the legend): hiding and showing the legend does.
     if (changed) {
@@ -401,7 +402,7 @@ QString TradeoffChart::Private::roleOf(const ChartPoint* p) const
     if (baselinePoint && p == &*baselinePoint)
         return "Baseline";
     if (currentPoint && p == &*currentPoint)
-        return partial ? "Current plan (still refining)" : "Current plan";
+        return partial ? currentName + " (still refining)" : currentName;
     if (p >= frontierPoints.constData() && p < frontierPoints.constData() + frontierPoints.size())
         return "Frontier";
     if (p >= presetPoints.constData() && p < presetPoints.constData() + presetPoints.size())
@@ -616,6 +617,22 @@ void TradeoffChart::setFloor(std::optional<double> value)
 {
     d_->floorValue = value;
     d_->schedule();
+}
+
+void TradeoffChart::setCurrentName(const QString& name)
+{
+    d_->currentName = name;
+    d_->current->setName(name);
+    d_->schedule();
+}
+
+QByteArray TradeoffChart::image(const QString& format) const
+{
+    // A chart never shown (a report's) has not laid its view out: give it the chart's size.
+    if (!isVisible())
+        d_->view->resize(size());
+    d_->flush();
+    return widgetImage(d_->view, format);
 }
 
 bool TradeoffChart::saveImage(const QString& path, QString* error) const

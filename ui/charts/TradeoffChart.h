@@ -38,6 +38,11 @@ public:
     /// A horizontal line at this metric value (e.g. baseline minus the acceptable drop).
     void setFloor(std::optional<double> value);
 
+    /// The current plan's name in the legend and tooltips ("Current plan"; a report says
+    /// "Chosen plan").
+    void setCurrentName(const QString& name);
+    /// The chart as laid out now, encoded as "png" or "svg" (for reports).
+    QByteArray image(const QString& format) const;
     /// Writes the chart as PNG or SVG (by the extension), atomically. Returns false and sets
     /// *error (naming the file) on failure.
     bool saveImage(const QString& path, QString* error) const;

@@ -22,18 +22,7 @@ namespace {
 std::optional<ChartPoint> toChart(const MetricInfo& m, const Evaluation& e, std::int64_t bytes, double bpw, int id,
                                   const QString& label)
 {
-    const Interval* v = e.metrics.find(m.name.toStdString());
-    if (!v || !std::isfinite(v->value))
-        return std::nullopt;
-    ChartPoint p;
-    p.id = id;
-    p.sizeBytes = static_cast<double>(bytes);
-    p.bitsPerWeight = bpw;
-    p.value = v->value * m.scale;
-    p.low = (std::isfinite(v->low) ? v->low : v->value) * m.scale;
-    p.high = (std::isfinite(v->high) ? v->high : v->value) * m.scale;
-    p.label = label;
-    return p;
+    return m.point(e, bytes, bpw, id, label);
 }
 
 } // namespace

@@ -46,6 +46,23 @@ MetricInfo MetricInfo::of(const QString& name)
     return m;
 }
 
+std::optional<ChartPoint> MetricInfo::point(const Evaluation& e, std::int64_t bytes, double bitsPerWeight, int id,
+                                            const QString& label) const
+{
+    const Interval* v = e.metrics.find(name.toStdString());
+    if (!v || !std::isfinite(v->value))
+        return std::nullopt;
+    ChartPoint p;
+    p.id = id;
+    p.sizeBytes = static_cast<double>(bytes);
+    p.bitsPerWeight = bitsPerWeight;
+    p.value = v->value * scale;
+    p.low = (std::isfinite(v->low) ? v->low : v->value) * scale;
+    p.high = (std::isfinite(v->high) ? v->high : v->value) * scale;
+    p.label = label;
+    return p;
+}
+
 QString MetricInfo::format(double v, int decimals) const
 {
     if (!std::isfinite(v))

@@ -3,6 +3,10 @@
 // definition the tooltips give (DESIGN.md "Definitions").
 
 #include <QString>
+#include <cstdint>
+#include <optional>
+
+#include "charts/ChartPoint.h"
 #include <QStringList>
 
 namespace leger {
@@ -23,6 +27,11 @@ struct MetricInfo {
     /// The metric's value, interval and change in display units, e.g. "91.5 % ± 0.6".
     QString format(double displayValue, int decimals = -1) const;
     QString axisTitle() const { return unit.isEmpty() ? title : QStringLiteral("%1 (%2)").arg(title, unit); }
+
+    /// An evaluation as a chart point in this metric's display units (nullopt when the metric
+    /// is missing or not finite).
+    std::optional<ChartPoint> point(const Evaluation& e, std::int64_t bytes, double bitsPerWeight, int id,
+                                    const QString& label) const;
 
     static MetricInfo of(const QString& name);
     /// The metrics an evaluation offers, in display order.

@@ -1,5 +1,6 @@
 #include "workbench/Workbench.h"
 
+#include <QCoreApplication>
 #include <QFileInfo>
 #include <QTimer>
 #include <QUndoStack>
@@ -13,6 +14,7 @@
 #include "eval/Evaluator.h"
 #include "io/OnnxReader.h"
 #include "model/Model.h"
+#include "report/Report.h"
 #include "search/Search.h"
 #include "session/SessionFile.h"
 #include "util/Error.h"
@@ -578,40 +580,52 @@ void Workbench::setXAxis(const QString& axis)
     emit modified();
 }
 
-LayerSetting Workbench::mostCommon(const std::vector<LayerSetting>& s) const
-{
-    // Counted over the distinct settings (a plan has few): autosaves run this for every point.
-    std::vector<std::pair<LayerSetting, std::size_t>> counts;
-    for (const LayerSetting& a : s) {
-        auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == a; });
-        if (it == counts.end())
-            counts.emplace_back(a, 1);
-        else
-            ++it->second;
-    }
-    LayerSetting best;
-    std::size_t bestCount = 0;
-    for (const auto& [setting, n] : counts)
-        if (n > bestCount) {
-            best = setting;
-            bestCount = n;
-        }
-    return best;
-}
-
 std::string Workbench::planJson(const std::vector<LayerSetting>& s) const
 {
-    Plan plan;
-    plan.setDefault(mostCommon(s));
-    for (std::size_t i = 0; i < s.size() && i < layers_.size(); ++i)
-        if (!(s[i] == plan.defaultSetting()))
-            plan.setLayer(layers_[i].name, s[i]);
-    return plan.toJson();
+    return Plan::compact(layers_, s).toJson();
 }
 
 std::vector<LayerSetting> Workbench::settingsFromPlanJson(const QString& json, const QString& source) const
 {
     return Plan::fromJson(json.toStdString(), source.toStdString()).resolve(layers_);
+}
+
+ReportRequest Workbench::reportRequest() const
+{
+    ReportRequest rq;
+    rq.model = model_;
+    rq.data = data_;
+    rq.pre = pre_;
+    rq.synthetic = dataPath_.startsWith(kSynthetic);
+    rq.plan = settings_;
+    rq.metric = metric_.toStdString();
+    rq.maxDrop = maxDrop_;
+    rq.budgetBytes = budget_;
+    if (baseline_ && baseline_->complete())
+        rq.baseline = baseline_;
+    if (auto c = current(); c && c->complete())
+        rq.planEvaluation = c;
+    rq.sensitivity = sensitivity_;
+    auto measured = [this](const PlanPoint& p) {
+        MeasuredPlan m;
+        m.label = p.label.toStdString();
+        m.settings = p.settings;
+        m.size = sizeModel_->report(p.settings);
+        m.evaluation = *p.evaluation;
+        m.pareto = p.pareto;
+        return m;
+    };
+    for (const PlanPoint& p : points_) {
+        if (p.kind == PointKind::Preset)
+            rq.presets.push_back(measured(p));
+        else if (p.kind == PointKind::Frontier)
+            rq.frontier.push_back(measured(p));
+    }
+    // Presets still being measured are measured again by the report, all of them.
+    if (rq.presets.size() != presets().size())
+        rq.presets.clear();
+    rq.legerVersion = QCoreApplication::applicationVersion().toStdString();
+    return rq;
 }
 
 SessionData Workbench::toSession() const

@@ -27,6 +27,7 @@ namespace leger {
 class Dataset;
 class Model;
 struct Evaluation;
+struct ReportRequest;
 struct SensitivityTable;
 } // namespace leger
 
@@ -114,6 +115,10 @@ public:
     void cancelJob();
     bool jobRunning() const { return job_ != 0; }
 
+    /// What a report needs from the open document: the model, data, plan, limits and every
+    /// complete measurement so far (the report measures only what is missing).
+    ReportRequest reportRequest() const;
+
     // Sessions.
     SessionData toSession() const;
     /// Opens the session's model and data and restores its plan and points. On failure returns
@@ -159,7 +164,6 @@ private:
     void startSource();
     void measurePresets();
     void finishJob(const QString& text, bool error);
-    LayerSetting mostCommon(const std::vector<LayerSetting>& s) const;
 
     EngineBridge* engine_;
     QUndoStack* undo_;
