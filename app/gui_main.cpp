@@ -2,11 +2,15 @@
 #include <QApplication>
 #include <QDir>
 #include <QFileInfo>
+#include <QIcon>
 #include <QTimer>
 #include <cblas.h>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "MainWindow.h"
@@ -17,7 +21,8 @@ constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session F
 
 Opens MODEL (an ONNX file) in the Leger workbench, with DATA (IDX images, .npz, .npy, or a folder
 of images per class) to measure it on; with no argument, opens the bundled Fashion-MNIST sample
-with its 2,000 test images. --session opens a saved session (.leger-session) instead.
+with its 2,000 test images. --session opens a saved session (.leger-session) instead, as does a
+MODEL path ending in .leger-session (what a double-clicked session file gives).
 
 Options:
   --data DATA      evaluation data for MODEL (or synthetic:N for N random inputs)
@@ -25,6 +30,15 @@ Options:
   -h, --help       this help
   --version        the version
 )";
+
+/// A saved session rather than a model, by its extension (as MainWindow tells dropped files apart).
+bool isSessionPath(const std::string& path)
+{
+    constexpr std::string_view ext = ".leger-session";
+    return path.size() >= ext.size() &&
+           std::equal(ext.rbegin(), ext.rend(), path.rbegin(),
+                      [](char e, char c) { return e == std::tolower(static_cast<unsigned char>(c)); });
+}
 
 /// The bundled sample folder: beside the installed binary's share folder, else in the source tree.
 QString sampleDir()
@@ -63,6 +77,15 @@ int main(int argc, char** argv)
             return 2;
         }
     }
+    // A double-clicked session file arrives as the positional argument (Exec=leger %f).
+    if (isSessionPath(model)) {
+        if (!session.empty()) {
+            std::fprintf(stderr, "leger: one session at most (see leger --help)\n");
+            return 2;
+        }
+        session = std::move(model);
+        model.clear();
+    }
     // OpenBLAS runs only inside the engine's worker; with one thread there it leaves the other
     // cores to the GUI thread (and the rest of the machine), which keeps the event loop free.
     openblas_set_num_threads(1);
@@ -72,6 +95,8 @@ int main(int argc, char** argv)
     QApplication::setOrganizationName("Leger");
     QApplication::setApplicationVersion(LEGER_VERSION);
     QApplication::setDesktopFileName("leger");
+    // The installed icon (share/icons/hicolor); nothing when running from the build tree.
+    QApplication::setWindowIcon(QIcon::fromTheme("leger"));
     leger::ui::MainWindow window;
     window.show();
     // Open after the window is up, so that it shows at once and errors have a parent.

@@ -11,6 +11,9 @@ packages=(
   libeigen3-dev libopenblas-dev libonnx-dev libprotobuf-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   # tests: ONNX's own operator conformance tests, real data, headless GUI and screenshots
   libonnx-testdata dataset-fashion-mnist fonts-dejavu-core xvfb xauth imagemagick
+  # packaging checks (ctest label packaging, packaging/test-deb.sh): desktop entry, AppStream
+  # metadata and MIME type validators, the MIME database, man pages
+  desktop-file-utils appstream libxml2-utils shared-mime-info man-db
 )
 # The ONNX Runtime checks of exports (ctest label ort) run onnxruntime-node from npm.
 # node/npm may come from elsewhere (a newer Node.js); Debian's npm would conflict with it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: install what is missing, build with
 # warnings as errors, run every test; then rebuild the core with ASan+UBSan and run its unit
-# tests again. Builds are incremental and cached (ccache), so a second run is quick.
+# tests again. Builds are incremental and cached (ccache), so a second run is quick. The Debian
+# package is installed on this machine for a minute and removed again (packaging/test-deb.sh).
 # Usage: tests/run-all.sh            (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,9 @@ export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B build -G Ninja -DLEGER_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs" -LE slow
+# The Debian package: built, installed with apt, checked (programs, sample, desktop entry, file
+# types, the workbench started from its desktop entry under Xvfb) and removed again.
+packaging/test-deb.sh build
 
 # Sanitizers: the core library and its unit tests (the GUI is left out to keep this quick).
 cmake -S . -B build-asan -G Ninja -DLEGER_WERROR=ON -DLEGER_SANITIZE=ON -DLEGER_BUILD_GUI=OFF \
