@@ -98,6 +98,13 @@ grep -q "Conv" info.txt || fail "leger-cli info printed no Conv layer"
 leger-cli eval $S/fashion_mnist_cnn.onnx --data $S/fashion-mnist-test-2000-images-idx3-ubyte.gz \
   --plan $S/fashion_mnist_cnn.plan.json 2>/dev/null | tee eval.txt
 grep -q "top1" eval.txt || fail "leger-cli eval printed no top1 (labels not found beside the images?)"
+# A report, as a team would make one: no display, the charts drawn offscreen by the installed Qt.
+leger-cli report $S/fashion_mnist_cnn.onnx --data $S/fashion-mnist-test-2000-images-idx3-ubyte.gz \
+  --plan $S/fashion_mnist_cnn.plan.json --compare $S/fashion_mnist_small.onnx --max-drop 0.01 --quick \
+  -o report.html 2>/dev/null | tee report.txt
+grep -q "ready: every stated check passed" report.txt || fail "leger-cli report: a check failed"
+head -c 5 report.pdf | grep -q "%PDF-" || fail "leger-cli report wrote no PDF"
+grep -q "Production checklist" report.html || fail "leger-cli report wrote no checklist"
 
 step "checking the desktop integration"
 desktop=/usr/share/applications/leger.desktop
