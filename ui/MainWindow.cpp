@@ -513,6 +513,8 @@ void MainWindow::exportModelTo(const QString& path, ExportFormat format)
             if (format == ExportFormat::Leger)
                 o.message += r.bytes == shown ? QObject::tr(" (exactly the size shown)")
                                               : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
+            if (!r.sidecar.empty())
+                o.message += QObject::tr("; preprocessing in %1").arg(QString::fromStdString(r.sidecar));
             for (const std::string& w : r.warnings)
                 o.message += QStringLiteral("; ") + QString::fromStdString(w);
         } catch (const std::exception& e) {

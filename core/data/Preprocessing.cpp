@@ -43,7 +43,7 @@ float elementAt(const Tensor& t, std::int64_t i)
 
 } // namespace
 
-std::optional<Preprocessing> Preprocessing::readSidecar(const std::string& modelPath)
+std::optional<std::string> Preprocessing::sidecarPath(const std::string& modelPath)
 {
     namespace fs = std::filesystem;
     const fs::path model(modelPath);
@@ -51,8 +51,15 @@ std::optional<Preprocessing> Preprocessing::readSidecar(const std::string& model
                               model.parent_path() / (model.stem().string() + ".leger.json")}) {
         std::error_code ec;
         if (fs::is_regular_file(p, ec))
-            return fromJson(readFile(p.string()), p.string());
+            return p.string();
     }
+    return std::nullopt;
+}
+
+std::optional<Preprocessing> Preprocessing::readSidecar(const std::string& modelPath)
+{
+    if (auto p = sidecarPath(modelPath))
+        return fromJson(readFile(*p), *p);
     return std::nullopt;
 }
 

@@ -30,6 +30,8 @@ struct Preprocessing {
     /// The sidecar next to the model (MODEL.leger.json, else MODEL without its extension +
     /// .leger.json), or nullopt when there is none. Throws Error naming the file and field.
     static std::optional<Preprocessing> readSidecar(const std::string& modelPath);
+    /// The sidecar's path readSidecar would read, or nullopt.
+    static std::optional<std::string> sidecarPath(const std::string& modelPath);
     static Preprocessing fromJson(const std::string& json, const std::string& source);
 
     /// Samples [start, start + count) of the data as a float tensor of the model input's

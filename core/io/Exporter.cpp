@@ -4,9 +4,11 @@
 #include <map>
 
 #include "compress/Compressor.h"
+#include "data/Preprocessing.h"
 #include "io/LegerContainer.h"
 #include "io/OnnxReader.h"
 #include "io/OnnxWriter.h"
+#include "util/AtomicFile.h"
 #include "util/Error.h"
 
 namespace leger {
@@ -28,6 +30,9 @@ ExportResult exportModel(const Model& model, const std::vector<Layer>& layers, c
     if (settings.size() != layers.size())
         throw Error("export: " + std::to_string(settings.size()) + " settings for " + std::to_string(layers.size()) +
                     " layers");
+    if (format != ExportFormat::Leger && std::filesystem::path(model.path).extension() == ".leger")
+        throw Error(model.path + ": an ONNX export needs the ONNX model this container was made from (its graph "
+                                 "is kept, its original weights are not); export a .leger, or open the source model");
     std::vector<CompressedWeight> weights;
     weights.reserve(layers.size());
     for (std::size_t i = 0; i < layers.size(); ++i) {
@@ -54,6 +59,17 @@ ExportResult exportModel(const Model& model, const std::vector<Layer>& layers, c
     }
     }
     r.bytes = static_cast<std::int64_t>(std::filesystem::file_size(outPath));
+    // The preprocessing goes with the model: its sidecar is copied beside the export (OUT without
+    // its extension + .leger.json, which readSidecar finds for OUT), unless it is that file already.
+    if (const auto sidecar = Preprocessing::sidecarPath(model.path)) {
+        const std::filesystem::path out(outPath);
+        const std::filesystem::path target = out.parent_path() / (out.stem().string() + ".leger.json");
+        std::error_code ec;
+        if (!std::filesystem::equivalent(*sidecar, target, ec)) {
+            writeFileAtomically(target.string(), readFile(*sidecar));
+            r.sidecar = target.string();
+        }
+    }
     return r;
 }
 

@@ -22,10 +22,11 @@ ExportFormat parseExportFormat(const std::string& name);
 struct ExportResult {
     std::int64_t bytes = 0;            // the written file's size
     std::vector<std::string> warnings; // fallbacks the ONNX writer took
+    std::string sidecar;               // the preprocessing sidecar copied beside it, if any
 };
 
 /// Compresses every layer under its setting and writes the model as `format` to outPath
-/// (atomically). The model must have been read from an ONNX file (its path is re-read for
+/// (atomically), with the model's preprocessing sidecar beside it (OUT's stem + .leger.json). The model must have been read from an ONNX file (its path is re-read for
 /// everything but the weights).
 ExportResult exportModel(const Model& model, const std::vector<Layer>& layers, const std::vector<LayerSetting>& settings,
                          ExportFormat format, const std::string& outPath);

@@ -10,9 +10,12 @@
 #include "data/Dataset.h"
 #include "data/Preprocessing.h"
 #include "eval/Evaluator.h"
+#include "compress/Plan.h"
+#include "io/Exporter.h"
 #include "io/OnnxReader.h"
 #include "model/Model.h"
 #include "session/SessionFile.h"
+#include "util/Error.h"
 #include "workbench/Workbench.h"
 
 using namespace leger;
@@ -62,6 +65,7 @@ private slots:
     void stressNeverShowsAnotherPlansResult();
     void sessionRoundTrip();
     void syntheticInputsMeasureAgreement();
+    void containerOpensAtItsStoredSettings();
 };
 
 void TestWorkbench::opensSampleAndMeasuresBaseline()
@@ -93,7 +97,7 @@ void TestWorkbench::badFilesKeepTheOpenDocument_data()
     QTest::addColumn<QString>("expected"); // part of the message
     QTest::newRow("missing model") << "/nonexistent/m.onnx" << QString() << "/nonexistent/m.onnx";
     QTest::newRow("not onnx") << kImages << QString() << kImages;
-    QTest::newRow("leger container") << "/tmp/x.leger" << QString() << "already compressed";
+    QTest::newRow("missing container") << "/nonexistent/x.leger" << QString() << "/nonexistent/x.leger";
     QTest::newRow("missing data") << kSample << "/nonexistent/d.npz" << "/nonexistent/d.npz";
     QTest::newRow("labels as images") << kSample
                                       << LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-labels-idx1-ubyte.gz"
@@ -285,6 +289,15 @@ void TestWorkbench::sessionRoundTrip()
     QVERIFY2(warning.contains("has changed"), qPrintable(warning));
     QVERIFY(w3.settings() == plan);
     QVERIFY(w3.points().isEmpty());
+
+    // An unknown checksum (a session written by hand): the check is skipped, the points kept.
+    SessionData unknown = saved;
+    unknown.modelSha256.clear();
+    Workbench w4;
+    warning.clear();
+    QVERIFY2(w4.restoreSession(unknown, &error, &warning), qPrintable(error));
+    QVERIFY2(warning.isEmpty(), qPrintable(warning));
+    QCOMPARE(w4.points().size(), saved.points.size());
 }
 
 void TestWorkbench::syntheticInputsMeasureAgreement()
@@ -310,6 +323,37 @@ void TestWorkbench::syntheticInputsMeasureAgreement()
     QVERIFY(!w.openData("synthetic:0", &error));
     QVERIFY2(error.contains("synthetic:N"), qPrintable(error));
     QCOMPARE(w.dataPath(), QString("synthetic:64"));
+}
+
+void TestWorkbench::containerOpensAtItsStoredSettings()
+{
+    // A double-clicked .leger: the layers start at the settings they are stored with, the size is
+    // the file's, and the plan measures what the file holds (its export, evaluated as exported).
+    QTemporaryDir dir;
+    const Model m = OnnxReader::readModel(kSample.toStdString());
+    const auto layers = Layer::find(m);
+    const auto plan = Plan::readFile(LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.plan.json").resolve(layers);
+    const QString file = dir.filePath("sample.leger");
+    // The export takes the preprocessing along (sample.leger.json), which the container opens with.
+    QCOMPARE(exportModel(m, layers, plan, ExportFormat::Leger, file.toStdString()).sidecar,
+             dir.filePath("sample.leger.json").toStdString());
+    Workbench w;
+    QSignalSpy messages(&w, &Workbench::message);
+    QString error;
+    QVERIFY2(w.open(file, kImages, &error), qPrintable(error));
+    QVERIFY(w.settings() == plan);
+    QCOMPARE(w.sizeReport().total, QFileInfo(file).size());
+    QCOMPARE(w.undoStack()->count(), 0);
+    QVERIFY(!messages.isEmpty() && messages.last().at(0).toString().contains("compressed model"));
+    QVERIFY(waitComplete(w));
+    QCOMPARE(w.current()->metrics.find("top1")->value, reference(plan).metrics.find("top1")->value);
+    // ONNX exports need the source model: refused with a message naming the container.
+    try {
+        exportModel(*w.model(), w.layers(), w.settings(), ExportFormat::OnnxQdq, dir.filePath("x.onnx").toStdString());
+        QFAIL("an ONNX export of a container must be refused");
+    } catch (const Error& e) {
+        QVERIFY2(QString(e.what()).contains("sample.leger"), e.what());
+    }
 }
 
 QTEST_MAIN(TestWorkbench)

@@ -12,6 +12,7 @@
 #include "compress/Presets.h"
 #include "data/Dataset.h"
 #include "eval/Evaluator.h"
+#include "io/Exporter.h"
 #include "io/OnnxReader.h"
 #include "model/Model.h"
 #include "report/Report.h"
@@ -203,11 +204,9 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
     std::shared_ptr<SizeModel> size;
     Preprocessing pre;
     std::shared_ptr<Dataset> data;
+    std::map<std::string, LayerSetting> stored; // a .leger container's settings, by layer
     try {
-        if (absModel.endsWith(".leger", Qt::CaseInsensitive))
-            throw Error(absModel.toStdString() +
-                        ": a .leger file is already compressed; open the ONNX model it was made from");
-        model = std::make_shared<Model>(OnnxReader::readModel(absModel.toStdString()));
+        model = std::make_shared<Model>(loadModel(absModel.toStdString(), &stored));
         layers = Layer::find(*model);
         size = std::make_shared<SizeModel>(*model, layers);
         if (auto side = Preprocessing::readSidecar(absModel.toStdString()))
@@ -232,6 +231,20 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
     modelPath_ = absModel;
     dataPath_ = absData;
     resetForModel();
+    if (!stored.empty()) {
+        // A compressed model (a double-clicked .leger): its layers start at the settings they are
+        // stored with, which reproduce its weights and its size; the baseline is those weights.
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            if (auto it = stored.find(layers_[i].name); it != stored.end())
+                settings_[i] = it->second;
+        size_ = sizeModel_->report(settings_);
+        emit settingsChanged({});
+        scheduleEvaluation();
+        emit message(tr("%1 is a compressed model: its layers start at the settings they are stored with. "
+                        "\"Uncompressed\" means its weights as stored; the original ones are not in the file.")
+                         .arg(QFileInfo(absModel).fileName()),
+                     false);
+    }
     return true;
 }
 
@@ -669,7 +682,8 @@ bool Workbench::restoreSession(const SessionData& s, QString* error, QString* wa
 {
     if (!open(s.modelPath, s.dataPath, error))
         return false;
-    const bool same = !s.modelSha256.isEmpty() && modelSha256_ == s.modelSha256;
+    // An empty checksum is unknown (a hand-written session): the check is skipped, as the format says.
+    const bool same = s.modelSha256.isEmpty() || modelSha256_ == s.modelSha256;
     if (!same && warning)
         *warning = tr("%1 has changed since the session was saved: its measured points were dropped.").arg(s.modelPath);
     try {
