@@ -14,7 +14,7 @@
 
 namespace {
 
-constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session FILE] [--compare OTHER]...
+constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session FILE] [--compare FILE]...
 
 Opens MODEL (an ONNX file) in the Leger workbench, with DATA (IDX images, .npz, .npy, or a folder
 of images per class) to measure it on; with no argument, opens the bundled Fashion-MNIST sample
@@ -23,7 +23,7 @@ with its 2,000 test images. --session opens a saved session (.leger-session) ins
 Options:
   --data DATA      evaluation data for MODEL (or synthetic:N for N random inputs)
   --session FILE   a saved session
-  --compare OTHER  another model (ONNX or .leger) to measure on the same data and draw on the
+  --compare FILE   another model (ONNX or .leger) to measure on the same data and draw on the
                    trade-off chart beside this one's plans; may be given more than once
   -h, --help       this help
   --version        the version

@@ -494,6 +494,7 @@ void TestWorkbench::sessionKeepsComparisons()
         w.addComparison(copy);
         QVERIFY(waitComparisons(w));
         QCOMPARE(w.comparisons().size(), std::size_t{2});
+        QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(Workbench::presets().size()); }, 60000));
         saved = w.toSession();
         QVERIFY(SessionFile::write(dir.filePath("s.leger-session"), saved, &error));
     }
@@ -525,10 +526,10 @@ void TestWorkbench::sessionKeepsComparisons()
     QVERIFY2(w.restoreSession(*read, &error, &warning), qPrintable(error));
     QVERIFY2(warning.contains(copy) && warning.contains("missing"), qPrintable(warning));
     QVERIFY(!warning.contains(kSmall));
+    QCOMPARE(w.points().size(), saved.points.size()); // the measured points, restored
     QVERIFY(waitComparisons(w));
     QCOMPARE(w.comparisons().size(), std::size_t{1});
     QCOMPARE(QString::fromStdString(w.comparisons().front()->path), QFileInfo(kSmall).absoluteFilePath());
-    QCOMPARE(w.points().size(), saved.points.size());
 }
 
 QTEST_MAIN(TestWorkbench)
