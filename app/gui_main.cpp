@@ -12,12 +12,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "MainWindow.h"
 
 namespace {
 
-constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session FILE]
+constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session FILE] [--compare FILE]...
 
 Opens MODEL (an ONNX file) in the Leger workbench, with DATA (IDX images, .npz, .npy, or a folder
 of images per class) to measure it on; with no argument, opens the bundled Fashion-MNIST sample
@@ -27,6 +28,8 @@ MODEL path ending in .leger-session (what a double-clicked session file gives).
 Options:
   --data DATA      evaluation data for MODEL (or synthetic:N for N random inputs)
   --session FILE   a saved session
+  --compare FILE   another model (ONNX or .leger) to measure on the same data and draw on the
+                   trade-off chart beside this one's plans; may be given more than once
   -h, --help       this help
   --version        the version
 )";
@@ -55,6 +58,7 @@ int main(int argc, char** argv)
 {
     // Answer --help/--version and bad arguments before QApplication: it aborts without a display.
     std::string model, data, session;
+    std::vector<std::string> compare;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "-h" || a == "--help") {
@@ -65,7 +69,9 @@ int main(int argc, char** argv)
             std::printf("leger %s\n", LEGER_VERSION);
             return 0;
         }
-        if ((a == "--data" || a == "--session") && i + 1 < argc) {
+        if (a == "--compare" && i + 1 < argc) {
+            compare.push_back(argv[++i]);
+        } else if ((a == "--data" || a == "--session") && i + 1 < argc) {
             (a == "--data" ? data : session) = argv[++i];
         } else if (!a.empty() && a[0] == '-') {
             std::fprintf(stderr, "leger: unknown option %s (see leger --help)\n", a.c_str());
@@ -111,6 +117,8 @@ int main(int argc, char** argv)
                              data.empty() ? dir.filePath("fashion-mnist-test-2000-images-idx3-ubyte.gz")
                                           : QString::fromStdString(data));
         }
+        for (const std::string& other : compare)
+            window.compareWith(QString::fromStdString(other));
     });
     return QApplication::exec();
 }

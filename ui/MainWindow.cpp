@@ -47,6 +47,7 @@ namespace leger::ui {
 namespace {
 const QString kSessionFilter = QObject::tr("Leger sessions (*.leger-session)");
 const QString kModelFilter = QObject::tr("ONNX models (*.onnx)");
+const QString kCompareFilter = QObject::tr("Models (*.onnx *.leger)");
 const QString kDataFilter =
     QObject::tr("Evaluation data (*-idx3-ubyte *-idx3-ubyte.gz *.npz *.npy);;All files (*)");
 
@@ -152,6 +153,22 @@ void MainWindow::createActions()
     });
     synthetic->setToolTip(tr("For a model without evaluation data: measure on random inputs"));
     recentData_ = file->addMenu(tr("Recent D&ata"));
+    file->addSeparator();
+    QAction* compare = file->addAction(tr("&Compare With Another Model…"), this, &MainWindow::chooseComparison);
+    compare->setToolTip(tr("Measure another model (e.g. a smaller one) on the same data, uncompressed and under each "
+                           "preset, and draw it on the trade-off chart: does compressing this model beat using the "
+                           "other one?"));
+    QAction* uncompare = file->addAction(tr("&Remove Compared Models"), workbench_, &Workbench::removeComparisons);
+    const auto updateCompare = [=, this] {
+        compare->setEnabled(workbench_->hasData());
+        uncompare->setEnabled(workbench_->hasData() &&
+                              (!workbench_->comparisons().empty() || !workbench_->pendingComparisons().isEmpty()));
+    };
+    // openData() changes the data without a new model; it resets the baseline.
+    connect(workbench_, &Workbench::modelChanged, this, updateCompare);
+    connect(workbench_, &Workbench::baselineChanged, this, updateCompare);
+    connect(workbench_, &Workbench::comparisonsChanged, this, updateCompare);
+    updateCompare();
     file->addSeparator();
     file->addAction(tr("Open &Session…"), this, &MainWindow::chooseSession);
     QAction* save = file->addAction(tr("&Save Session"), this, [this] {
@@ -340,7 +357,7 @@ bool MainWindow::openSession(const QString& path)
     sessionPath_ = path;
     workbench_->undoStack()->setClean();
     if (!warning.isEmpty())
-        showError(tr("The model has changed"), warning);
+        showError(tr("Files have changed"), warning);
     statusBar()->showMessage(tr("Session %1 opened").arg(path), 8000);
     return true;
 }
@@ -381,7 +398,7 @@ bool MainWindow::offerRecovery()
         return false;
     }
     if (!warning.isEmpty())
-        showError(tr("The model has changed"), warning);
+        showError(tr("Files have changed"), warning);
     return true;
 }
 
@@ -444,6 +461,18 @@ void MainWindow::chooseData()
     const QString path = askPath(this, false, tr("Open Evaluation Data"), {}, kDataFilter);
     if (!path.isEmpty())
         openData(path);
+}
+
+void MainWindow::chooseComparison()
+{
+    const QString path = askPath(this, false, tr("Compare With Another Model"), {}, kCompareFilter);
+    if (!path.isEmpty())
+        compareWith(path);
+}
+
+void MainWindow::compareWith(const QString& path)
+{
+    workbench_->addComparison(path);
 }
 
 void MainWindow::chooseSession()

@@ -31,6 +31,9 @@ public:
     bool openModel(const QString& path, const QString& dataPath = {});
     bool openData(const QString& path);
     bool openSession(const QString& path);
+    /// Measures another model on the open data to compare with (in the background; the outcome
+    /// shows in the status bar, failures as errors).
+    void compareWith(const QString& path);
     /// Opens dropped files by kind: sessions, models (.onnx), and anything else as data.
     void openPaths(const QStringList& paths);
     bool saveSession(const QString& path);
@@ -72,6 +75,7 @@ private:
     void chooseModel();
     void chooseData();
     void chooseSession();
+    void chooseComparison();
     bool saveSessionAs();
     void exportModel();
     void exportChart();

@@ -170,7 +170,8 @@ ComparedModel measureModel(const std::string& path, const Dataset& data, const P
     } catch (const CancelledError&) {
         throw;
     } catch (const Error& e) {
-        throw Error(path + ": " + e.what());
+        const std::string what = e.what();
+        throw Error(what.find(path) == std::string::npos ? path + ": " + what : what);
     }
     const SizeModel sizes(model, c.layers);
     const std::int64_t total = static_cast<std::int64_t>(presets.size()) + 1;

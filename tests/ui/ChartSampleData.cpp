@@ -11,6 +11,7 @@
 #include "eval/Evaluator.h"
 #include "io/OnnxReader.h"
 #include "model/Model.h"
+#include "report/Report.h"
 #include "search/Search.h"
 
 #include <fstream>
@@ -91,6 +92,21 @@ ChartData compute()
         d.trail.append(p);
         if (f.pareto)
             d.frontier.append(p);
+    }
+
+    const ComparedModel small = measureModel(kDir + "fashion_mnist_small.onnx", data, {}, uniformPresets());
+    d.compared.name = QString::fromStdString(small.name);
+    for (const MeasuredPlan& m : small.points) {
+        const Interval& top1 = *m.evaluation.metrics.find("top1");
+        ChartPoint p;
+        p.label = QString::fromStdString(m.label);
+        p.sizeBytes = static_cast<double>(m.size.total);
+        p.bitsPerWeight = m.size.bitsPerWeight;
+        p.value = 100 * top1.value;
+        p.low = 100 * top1.low;
+        p.high = 100 * top1.high;
+        p.valueText = QString("%1 % ± %2").arg(p.value, 0, 'f', 2).arg((p.high - p.low) / 2, 0, 'f', 1);
+        d.compared.points.append(p);
     }
 
     const SizeReport report = size.report(recipe);

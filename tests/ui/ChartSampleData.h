@@ -18,6 +18,9 @@ struct ChartData {
     ChartPoint current;        // the sample recipe (int8, fc1 int4 g32), complete
     ChartPoint currentPartial; // the same after its first chunk of images
     QVector<ChartPoint> trail, frontier, presets;
+    // The smaller sample model (fashion_mnist_small) on the same images: uncompressed, then the
+    // uniform presets (measureModel), with the values as the workbench words them.
+    ComparisonSeries compared;
     // LayerBytesChart: the sample recipe's SizeReport, one bar per layer
     QVector<LayerBytesBar> layerBytes;
     // SensitivityView: drop in top-1 percentage points, layers x settings

@@ -1,6 +1,7 @@
 // Renders the workbench's main states to PNG files for review (tests/ui/render-screenshots.sh):
 // the sample at start, a uniform preset, a per-layer drag, the sensitivity scan, the measured
-// frontier, the weight histogram, a budget fit, and the same in a dark palette.
+// frontier, the weight histogram, a budget fit, a smaller model compared on the same data (size
+// and bits per weight), and the same in a dark palette.
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
@@ -143,5 +144,14 @@ int main(int argc, char** argv)
     win.layerViews()->tabs()->setCurrentIndex(2);
     QTest::qWait(500);
     shoot(win, dir, prefix + "06-fit-and-weights");
+
+    // "Compress, or choose another model?": the smaller sample model on the same images.
+    win.compareWith(sample + "fashion_mnist_small.onnx");
+    check(waitFor([&] { return wb->comparisons().size() == 1; }, 120000), "the compared model");
+    win.layerViews()->tabs()->setCurrentIndex(0);
+    shoot(win, dir, prefix + "07-compared-model");
+    wb->setXAxis("bpw");
+    QTest::qWait(300);
+    shoot(win, dir, prefix + "08-compared-model-bits-per-weight");
     return failures ? 1 : 0;
 }

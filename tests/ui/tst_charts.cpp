@@ -12,6 +12,9 @@
 #include <QHorizontalBarSeries>
 #include <QHorizontalStackedBarSeries>
 #include <QImage>
+#include <QGraphicsSimpleTextItem>
+#include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QScatterSeries>
 #include <QScrollArea>
@@ -100,6 +103,8 @@ private slots:
     void tradeoffClickEmitsPointId();
     void tradeoffFollowsDarkPalette();
     void tooltipsNameTheNumbers();
+    void tradeoffDrawsComparedModels();
+    void tradeoffComparedPointsAreNotPlans();
 
     void layerBytesStacksTheSizeReport();
     void layerBytesClickReportsInputIndex();
@@ -336,6 +341,16 @@ void TestCharts::tradeoffFollowsDarkPalette()
     QTRY_COMPARE(chart->theme(), QChart::ChartThemeDark);
     QCOMPARE(chart->backgroundBrush().color(), QColor(0x1e, 0x1e, 0x20));
     QCOMPARE(chart->axes(Qt::Horizontal).value(0)->labelsColor(), QColor(0xe8, 0xe8, 0xe8));
+
+    // Another model's markers take the dark palette's lighter colours too.
+    TradeoffChart light;
+    light.setComparisons({d->compared});
+    t.setComparisons({d->compared});
+    auto* onDark = seriesNamed<QScatterSeries>(chart, "fashion_mnist_small (other model)");
+    auto* onLight = seriesNamed<QScatterSeries>(chartOf(light), "fashion_mnist_small (other model)");
+    QTRY_VERIFY(onDark->color() != onLight->color());
+    QVERIFY(onDark->color().lightness() > onLight->color().lightness());
+    QCOMPARE(onDark->borderColor(), QColor(0x1e, 0x1e, 0x20)); // outlined in the background
 }
 
 void TestCharts::tooltipsNameTheNumbers()
@@ -379,6 +394,135 @@ void TestCharts::tooltipsNameTheNumbers()
     QVERIFY2(cellTip.contains(d->layers[2]) && cellTip.contains(d->settings[3]), qPrintable(cellTip));
     QVERIFY2(cellTip.contains(QString::number(d->drop[2][3], 'g', 6) + " pp"), qPrintable(cellTip));
     QToolTip::hideText();
+}
+
+void TestCharts::tradeoffDrawsComparedModels()
+{
+    const ComparisonSeries& small = d->compared;
+    QCOMPARE(small.name, QString("fashion_mnist_small"));
+    QVERIFY(small.points.size() > 2);
+    TradeoffChart t;
+    fullTradeoff(t, *d);
+    showSized(t, {900, 600});
+    QChart* chart = chartOf(t);
+    const QColor currentColor = seriesNamed<QScatterSeries>(chart, "Current plan")->color();
+    t.setComparisons({small});
+    QCOMPARE(chart->series().size(), 10); // the model's presets and its uncompressed point besides the 8
+    // Under this model's points (drawn in series order), above the budget and floor lines.
+    QCOMPARE(chart->series().indexOf(seriesNamed<QScatterSeries>(chart, "fashion_mnist_small")), 2);
+    auto* plans = seriesNamed<QScatterSeries>(chart, "fashion_mnist_small (other model)");
+    auto* base = seriesNamed<QScatterSeries>(chart, "fashion_mnist_small uncompressed");
+    QVERIFY(plans && base);
+    QTRY_COMPARE(plans->count(), small.points.size() - 1);
+    QCOMPARE(base->count(), 1);
+    QCOMPARE(base->at(0), QPointF(small.points[0].sizeBytes / 1e6, small.points[0].value));
+    for (int i = 0; i < plans->count(); ++i)
+        QCOMPARE(plans->at(i), QPointF(small.points[i + 1].sizeBytes / 1e6, small.points[i + 1].value));
+    // A marker shape and a colour that no series of this model has.
+    for (QAbstractSeries* a : chart->series())
+        if (auto* other = qobject_cast<QScatterSeries*>(a); other && other != plans && other != base) {
+            QVERIFY2(other->markerShape() != plans->markerShape(), qPrintable(other->name()));
+            QVERIFY2(other->color() != plans->color(), qPrintable(other->name()));
+        }
+    QCOMPARE(base->markerShape(), plans->markerShape());
+    QVERIFY(base->markerSize() > plans->markerSize()); // the uncompressed point stands out
+    // One legend entry, naming it.
+    QTest::qWait(60);
+    const auto markers = chart->legend()->markers(plans);
+    QCOMPARE(markers.size(), 1);
+    QVERIFY(markers[0]->isVisible());
+    QCOMPARE(markers[0]->label(), QString("fashion_mnist_small (other model)"));
+    QVERIFY(!chart->legend()->markers(base).value(0)->isVisible());
+    // Its name is written at its uncompressed point when there is room for it (here: beside the
+    // baseline alone; among many points the greedy placement may leave it to the tooltip).
+    {
+        TradeoffChart bare;
+        bare.setBaseline(d->baseline);
+        bare.setComparisons({small});
+        showSized(bare, {900, 600});
+        QTest::qWait(60);
+        QStringList shown;
+        for (QGraphicsItem* item : chartOf(bare)->childItems())
+            if (auto* text = dynamic_cast<QGraphicsSimpleTextItem*>(item); text && text->isVisible())
+                shown << text->text();
+        QVERIFY2(shown.contains(small.name), qPrintable(shown.join(", ")));
+    }
+    // The axes hold every one of its points, on either x axis.
+    auto* ax = qobject_cast<QValueAxis*>(chart->axes(Qt::Horizontal).value(0));
+    auto* ay = qobject_cast<QValueAxis*>(chart->axes(Qt::Vertical).value(0));
+    for (const ChartPoint& p : small.points) {
+        QVERIFY(p.sizeBytes / 1e6 >= ax->min() && p.sizeBytes / 1e6 <= ax->max());
+        QVERIFY2(p.value >= ay->min() && p.value <= ay->max(), qPrintable(p.label));
+    }
+    t.setXAxis(TradeoffChart::XAxis::BitsPerWeight);
+    QTRY_COMPARE(base->at(0).x(), small.points[0].bitsPerWeight);
+    for (int i = 0; i < plans->count(); ++i)
+        QCOMPARE(plans->at(i).x(), small.points[i + 1].bitsPerWeight);
+    for (const ChartPoint& p : small.points)
+        QVERIFY(p.bitsPerWeight >= ax->min() && p.bitsPerWeight <= ax->max());
+
+    // A second model gets a look of its own; removing them removes their series.
+    ComparisonSeries other = small;
+    other.name = "other";
+    t.setComparisons({small, other});
+    auto* plans2 = seriesNamed<QScatterSeries>(chart, "other (other model)");
+    QVERIFY(plans2);
+    QVERIFY(plans2->markerShape() != plans->markerShape() && plans2->color() != plans->color());
+    QTRY_COMPARE(plans2->count(), other.points.size() - 1);
+    t.setComparisons({});
+    QCOMPARE(chart->series().size(), 8);
+    // This model's points are drawn over the other models' markers, keeping their look.
+    auto* current = seriesNamed<QScatterSeries>(chart, "Current plan");
+    QCOMPARE(chart->series().at(6), current);
+    QCOMPARE(current->color(), currentColor);
+}
+
+void TestCharts::tradeoffComparedPointsAreNotPlans()
+{
+    TradeoffChart t;
+    fullTradeoff(t, *d);
+    t.setComparisons({d->compared});
+    showSized(t, {900, 600});
+    QChart* chart = chartOf(t);
+    auto* view = t.findChild<QChartView*>();
+    auto* plans = seriesNamed<QScatterSeries>(chart, "fashion_mnist_small (other model)");
+    QTRY_COMPARE(plans->count(), d->compared.points.size() - 1);
+    QTest::qWait(60);
+    // A point that no other crowds: its tooltip names the model, the plan, its size and its value.
+    QVector<QPoint> all;
+    for (const auto* list : {&d->trail, &d->frontier, &d->presets, &d->compared.points})
+        for (const ChartPoint& p : *list)
+            all << viewportPos(view, {p.sizeBytes / 1e6, p.value}, plans);
+    all << viewportPos(view, {d->current.sizeBytes / 1e6, d->current.value}, plans)
+        << viewportPos(view, {d->baseline.sizeBytes / 1e6, d->baseline.value}, plans);
+    const ChartPoint* alone = nullptr;
+    QPoint at;
+    for (const ChartPoint& p : d->compared.points) {
+        const QPoint pos = viewportPos(view, {p.sizeBytes / 1e6, p.value}, plans);
+        if (std::count_if(all.begin(), all.end(), [&](const QPoint& o) { return (o - pos).manhattanLength() < 14; }) == 1) {
+            alone = &p;
+            at = pos;
+            break;
+        }
+    }
+    QVERIFY2(alone, "no point of the other model stands apart");
+    const ChartPoint& target = *alone;
+    QHelpEvent help(QEvent::ToolTip, at, view->viewport()->mapToGlobal(at));
+    QCoreApplication::sendEvent(view->viewport(), &help);
+    const QString tip = QToolTip::text();
+    const QString expected = QString("fashion_mnist_small — %1: %2, %3")
+                                 .arg(target.label)
+                                 .arg(QLocale().formattedDataSize(std::llround(target.sizeBytes), 1, QLocale::DataSizeSIFormat),
+                                      target.valueText);
+    QVERIFY2(tip.contains(expected), qPrintable(tip + " / " + expected));
+    QVERIFY2(tip.contains("not a plan of this one"), qPrintable(tip));
+    QToolTip::hideText();
+    // A click on it restores nothing.
+    QSignalSpy spy(&t, &TradeoffChart::pointClicked);
+    for (const ChartPoint& p : d->compared.points)
+        QTest::mouseClick(view->viewport(), Qt::LeftButton, {},
+                          viewportPos(view, {p.sizeBytes / 1e6, p.value}, plans));
+    QCOMPARE(spy.count(), 0);
 }
 
 void TestCharts::layerBytesStacksTheSizeReport()

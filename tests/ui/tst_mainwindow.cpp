@@ -24,6 +24,7 @@
 #include "layers/SettingEditor.h"
 #include "panels/SummaryStrip.h"
 #include "panels/TradeoffPanel.h"
+#include "report/Report.h"
 #include "workbench/Workbench.h"
 
 using namespace leger;
@@ -32,6 +33,15 @@ using namespace leger::ui;
 namespace {
 const QString kSample = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.onnx";
 const QString kImages = LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-images-idx3-ubyte.gz";
+const QString kSmall = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.onnx";
+
+QAction* action(MainWindow& w, const QString& text)
+{
+    for (QAction* a : w.findChildren<QAction*>())
+        if (a->text() == text)
+            return a;
+    return nullptr;
+}
 
 QScatterSeries* series(MainWindow& w, const QString& name)
 {
@@ -61,6 +71,7 @@ private slots:
     void exportsWriteWhatIsShown();
     void itemModelsPassTheTester();
     void reportShowsWhatTheWorkbenchMeasured();
+    void comparedModelIsDrawnBesideThePlans();
 };
 
 void TestMainWindow::initTestCase()
@@ -257,6 +268,49 @@ void TestMainWindow::itemModelsPassTheTester()
     QVERIFY(QTest::qWaitFor([&] { return ready(wb); }, 60000));
     QVERIFY(w.openModel(kSample, {})); // reopen without data: sizes only
     QCOMPARE(w.layersPanel()->model()->rowCount(), 6);
+}
+
+void TestMainWindow::comparedModelIsDrawnBesideThePlans()
+{
+    MainWindow w;
+    w.setInteractive(false);
+    w.show();
+    QAction* compare = action(w, "&Compare With Another Model…");
+    QAction* remove = action(w, "&Remove Compared Models");
+    QVERIFY(compare && remove);
+    QVERIFY(!compare->isEnabled() && !remove->isEnabled()); // nothing open
+    QVERIFY(w.openModel(kSample, {}));
+    QVERIFY(!compare->isEnabled()); // no data to compare on
+    QVERIFY(w.openData(kImages));
+    QVERIFY(compare->isEnabled() && !remove->isEnabled());
+
+    Workbench* wb = w.workbench();
+    w.compareWith(kSmall);
+    QVERIFY(remove->isEnabled()); // while it is measured
+    QVERIFY(QTest::qWaitFor([&] { return wb->comparisons().size() == 1; }, 60000));
+    QVERIFY2(w.statusBar()->currentMessage().contains("fashion_mnist_small measured on the same data"),
+             qPrintable(w.statusBar()->currentMessage()));
+    QVERIFY(QTest::qWaitFor([&] { return wb->baseline() && wb->baseline()->complete(); }, 60000));
+    const ComparedModel& small = *wb->comparisons().front();
+    QScatterSeries* plans = series(w, "fashion_mnist_small (other model)");
+    QScatterSeries* base = series(w, "fashion_mnist_small uncompressed");
+    QVERIFY(plans && base);
+    QTRY_COMPARE(plans->count(), static_cast<qsizetype>(small.points.size() - 1));
+    QCOMPARE(base->at(0), QPointF(static_cast<double>(small.points[0].size.total) / 1e6,
+                                  100 * small.points[0].evaluation.metrics.find("top1")->value));
+    // On the bits-per-weight axis, at the other model's own bits per weight.
+    wb->setXAxis("bpw");
+    QTRY_COMPARE(base->at(0).x(), small.points[0].size.bitsPerWeight);
+    // KL, agreement and SQNR are each model's against its own uncompressed output: not comparable.
+    wb->setMetric("kl");
+    QTRY_VERIFY(!series(w, "fashion_mnist_small"));
+    wb->setMetric("top1");
+    QTRY_VERIFY(series(w, "fashion_mnist_small (other model)"));
+
+    remove->trigger();
+    QVERIFY(wb->comparisons().empty());
+    QTRY_VERIFY(!series(w, "fashion_mnist_small"));
+    QVERIFY(!remove->isEnabled());
 }
 
 QTEST_MAIN(TestMainWindow)

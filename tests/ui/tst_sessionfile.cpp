@@ -40,6 +40,7 @@ const QString kSample = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.on
 const QString kImages = LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-images-idx3-ubyte.gz";
 // sha256sum resources/sample/fashion_mnist_cnn.onnx
 const QByteArray kSampleSha256 = "07a9c3e205cb1e6917c09860166d73939327f3b40948631b33bcd2cf2a826305";
+const QString kSmall = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.onnx";
 
 QByteArray readAll(const QString& path)
 {
@@ -124,6 +125,8 @@ SessionData realSession()
     for (const Layer& l : layers)
         d.sensitivityLayers.push_back(QString::fromStdString(l.name));
     d.sensitivityDrop = table.drop;
+    // Another model compared on the same data, and one saved while it was still being measured.
+    d.comparisons = {{kSmall, SessionFile::sha256(kSmall)}, {LEGER_SOURCE_DIR "/tests/fixtures/mlp.onnx", {}}};
     return d;
 }
 
@@ -185,6 +188,8 @@ void TestSessionFile::realSessionIsRealistic()
     QVERIFY(session_.points[3].sizeBytes < session_.points[1].sizeBytes);
     QCOMPARE(session_.sensitivityDrop.size(), std::size_t(6));
     QCOMPARE(session_.modelSha256, kSampleSha256);
+    QCOMPARE(session_.comparisons.size(), 2);
+    QCOMPARE(session_.comparisons[0].sha256.size(), 64);
     // JSON has no infinity: it is written as a string.
     QVERIFY(bytes_.contains("\"value\": \"inf\""));
 }
@@ -210,6 +215,7 @@ void TestSessionFile::roundTrip_data()
     m["sqnr_db"].low = -0.0;
     other.sensitivityDrop[1][0] = std::numeric_limits<double>::quiet_NaN();
     other.sensitivityDrop[2][1] = -std::numeric_limits<double>::infinity();
+    other.comparisons.clear(); // the key is left out
     other.points[1].label = QString::fromUtf8("\"quotes\", \\backslash\\, tab\t, newline\n, NUL ") + QChar(u'\0') +
                             QString::fromUtf8(" , 量子化");
     QTest::newRow("non-finite, unicode, budget") << other;
@@ -229,6 +235,8 @@ void TestSessionFile::roundTrip()
         QCOMPARE(QString::fromStdString(Plan::fromJson(p.planJson.toStdString()).toJson()), p.planJson);
     // Writing what was read gives the same bytes: nothing drifts from save to save.
     const QByteArray first = readAll(file);
+    // No comparisons, no key: such a session stays readable by a Leger that predates them.
+    QCOMPARE(first.contains("\"comparisons\""), !data.comparisons.isEmpty());
     QVERIFY(SessionFile::write(file, *back, &error));
     QCOMPARE(readAll(file), first);
 }
@@ -248,6 +256,8 @@ void TestSessionFile::equalityNoticesChanges()
     QVERIFY(changed([](SessionData& d) { d.budgetBytes = 1; }));
     QVERIFY(changed([](SessionData& d) { d.points.pop_back(); }));
     QVERIFY(changed([](SessionData& d) { d.planJson += " "; }));
+    QVERIFY(changed([](SessionData& d) { d.comparisons[1].sha256 = d.comparisons[0].sha256; }));
+    QVERIFY(changed([](SessionData& d) { d.comparisons.removeFirst(); }));
 }
 
 // Each row changes one value of the real session's JSON (a JSON pointer; "remove" deletes it)
@@ -268,7 +278,7 @@ void TestSessionFile::hostileFields_data()
     row("no version", "/leger_session", "remove", "not a Leger session (no \"leger_session\" key)");
     row("top level array", "", "[1, 2]", "not a Leger session (expected a JSON object at the top level, got an array)");
     row("unknown top key", "/extra", "1",
-        "extra: unknown key (expected one of leger_session, model, data, plan, chart, points, sensitivity)");
+        "extra: unknown key (expected one of leger_session, model, data, plan, chart, points, sensitivity, comparisons)");
     row("model not object", "/model", "[]", "model: expected an object, got an array");
     row("no model", "/model", "remove", "model: missing");
     row("model path number", "/model/path", "5", "model.path: expected a string, got 5");
@@ -350,6 +360,21 @@ void TestSessionFile::hostileFields_data()
     row("sensitivity drop null", "/sensitivity/drop/2/1", "null",
         "sensitivity.drop[2][1]: expected a number, \"inf\", \"-inf\" or \"nan\", got null");
     row("sensitivity no metric", "/sensitivity/metric", "remove", "sensitivity.metric: missing");
+    row("comparisons object", "/comparisons", "{}", "comparisons: expected an array, got an object");
+    row("comparisons null", "/comparisons", "null", "comparisons: expected an array, got null");
+    row("comparison string", "/comparisons/0", "\"/a.onnx\"", "comparisons[0]: expected an object, got \"/a.onnx\"");
+    row("comparison no model", "/comparisons/1/model", "remove", "comparisons[1].model: missing");
+    row("comparison model number", "/comparisons/0/model", "7", "comparisons[0].model: expected a string, got 7");
+    row("comparison model relative", "/comparisons/1/model", "\"small.onnx\"",
+        "comparisons[1].model: expected an absolute path, got \"small.onnx\"");
+    row("comparison model empty", "/comparisons/0/model", "\"\"", "comparisons[0].model: expected an absolute path, got \"\"");
+    row("comparison model twice", "/comparisons/1/model", "\"" + kSmall + "\"",
+        "comparisons[1].model: \"" + kSmall + "\" is compared by an earlier entry");
+    row("comparison sha256 short", "/comparisons/0/sha256", "\"5f\"",
+        "comparisons[0].sha256: expected 64 lowercase hex digits or \"\", got \"5f\"");
+    row("comparison sha256 number", "/comparisons/1/sha256", "0", "comparisons[1].sha256: expected a string, got 0");
+    row("comparison unknown key", "/comparisons/0/path", "\"/a.onnx\"",
+        "comparisons[0].path: unknown key (expected one of model, sha256)");
 }
 
 void TestSessionFile::hostileFields()
@@ -510,6 +535,10 @@ void TestSessionFile::refusesToWriteWhatItCannotRead()
     bad.sensitivityDrop.pop_back();
     QVERIFY(!SessionFile::write(file, bad, &error));
     QCOMPARE(error, file + ": sensitivity.drop: expected an array of 6 rows (one per layer), got 5 rows");
+    bad = session_;
+    bad.comparisons[1].modelPath = "small.onnx";
+    QVERIFY(!SessionFile::write(file, bad, &error));
+    QCOMPARE(error, file + ": comparisons[1].model: expected an absolute path, got \"small.onnx\"");
     bad = session_;
     bad.modelPath = "relative.onnx";
     QVERIFY(!SessionFile::write(file, bad, &error));

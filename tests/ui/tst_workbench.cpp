@@ -13,7 +13,9 @@
 #include "compress/Plan.h"
 #include "io/Exporter.h"
 #include "io/OnnxReader.h"
+#include "compress/Presets.h"
 #include "model/Model.h"
+#include "report/Report.h"
 #include "session/SessionFile.h"
 #include "util/Error.h"
 #include "workbench/Workbench.h"
@@ -24,6 +26,7 @@ using namespace leger::ui;
 namespace {
 const QString kSample = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.onnx";
 const QString kImages = LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-images-idx3-ubyte.gz";
+const QString kSmall = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.onnx";
 
 /// The same plan evaluated synchronously, for comparison.
 Evaluation reference(const std::vector<LayerSetting>& plan, std::int64_t limit = -1)
@@ -50,6 +53,26 @@ bool waitBaseline(Workbench& w, int ms = 60000)
 {
     return QTest::qWaitFor([&] { return w.baseline() && w.baseline()->complete(); }, ms);
 }
+
+/// Waits until no compared model is waiting to be measured.
+bool waitComparisons(Workbench& w, int ms = 60000)
+{
+    return QTest::qWaitFor([&] { return w.pendingComparisons().isEmpty(); }, ms);
+}
+
+/// The error messages the Workbench emits while f runs and its comparisons settle.
+QStringList errorsDuring(Workbench& w, const std::function<void()>& f)
+{
+    QStringList errors;
+    auto c = QObject::connect(&w, &Workbench::message, [&](const QString& text, bool error) {
+        if (error)
+            errors << text;
+    });
+    f();
+    waitComparisons(w);
+    QObject::disconnect(c);
+    return errors;
+}
 } // namespace
 
 class TestWorkbench : public QObject {
@@ -66,6 +89,12 @@ private slots:
     void sessionRoundTrip();
     void syntheticInputsMeasureAgreement();
     void containerOpensAtItsStoredSettings();
+    void comparesAnotherModelOnTheSameData();
+    void comparisonRefusals_data();
+    void comparisonRefusals();
+    void newDataMeasuresComparisonsAgainAndNewModelDropsThem();
+    void destroyedWhileMeasuringAComparison();
+    void sessionKeepsComparisons();
 };
 
 void TestWorkbench::opensSampleAndMeasuresBaseline()
@@ -354,6 +383,197 @@ void TestWorkbench::containerOpensAtItsStoredSettings()
     } catch (const Error& e) {
         QVERIFY2(QString(e.what()).contains("sample.leger"), e.what());
     }
+}
+
+void TestWorkbench::comparesAnotherModelOnTheSameData()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    QSignalSpy changed(&w, &Workbench::comparisonsChanged);
+    QSignalSpy modified(&w, &Workbench::modified);
+    QSignalSpy progress(&w, &Workbench::message);
+    const QStringList errors = errorsDuring(w, [&] { w.addComparison(kSmall); });
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join('\n')));
+    QCOMPARE(w.comparisons().size(), std::size_t{1});
+    QVERIFY(changed.count() >= 2); // added, then measured
+    QVERIFY(modified.count() >= 1); // autosave keeps it
+    QVERIFY(progress.count() >= 2);  // progress and the outcome, for the status bar
+    const ComparedModel& c = *w.comparisons().front();
+    QCOMPARE(QString::fromStdString(c.path), QFileInfo(kSmall).absoluteFilePath());
+    QCOMPARE(c.name, std::string("fashion_mnist_small"));
+    // Uncompressed first, then every uniform preset, each measured on all the data.
+    QCOMPARE(c.points.size(), 1 + uniformPresets().size());
+    QCOMPARE(c.points[0].label, std::string("uncompressed"));
+    for (std::size_t i = 0; i < uniformPresets().size(); ++i)
+        QCOMPARE(c.points[i + 1].label, uniformPresets()[i].name);
+    for (const MeasuredPlan& p : c.points) {
+        QVERIFY(p.evaluation.complete());
+        QCOMPARE(p.evaluation.samples, std::int64_t(2000));
+    }
+    // What leger-cli eval reports for the model: its own preprocessing, the same images.
+    const Model small = OnnxReader::readModel(kSmall.toStdString());
+    const Dataset data = Dataset::read(kImages.toStdString());
+    Evaluator ev(small, data, *Preprocessing::readSidecar(kSmall.toStdString()));
+    const Evaluation ref = ev.evaluate(std::vector<LayerSetting>(ev.layers().size()));
+    QCOMPARE(c.points[0].evaluation.metrics.find("top1")->value, ref.metrics.find("top1")->value);
+    QCOMPARE(c.points[0].size.total, SizeModel(small, ev.layers()).total(std::vector<LayerSetting>(ev.layers().size())));
+    // It is the smaller model, and int8 makes it smaller still.
+    QVERIFY(c.points[0].size.total < w.sizeOf(std::vector<LayerSetting>(w.layers().size())));
+    QVERIFY(c.points[2].size.total < c.points[0].size.total);
+    // The session keeps the file and its checksum.
+    const SessionData s = w.toSession();
+    QCOMPARE(s.comparisons.size(), 1);
+    QCOMPARE(s.comparisons[0].modelPath, QFileInfo(kSmall).absoluteFilePath());
+    QCOMPARE(s.comparisons[0].sha256, SessionFile::sha256(kSmall));
+
+    // Removing them.
+    w.removeComparisons();
+    QVERIFY(w.comparisons().empty());
+    QVERIFY(w.toSession().comparisons.isEmpty());
+}
+
+void TestWorkbench::comparisonRefusals_data()
+{
+    QTest::addColumn<QString>("data");     // what the open model is measured on
+    QTest::addColumn<QStringList>("add");  // added in this order; the last one is refused
+    QTest::addColumn<QString>("expected"); // in the error message, besides the last file's path
+    const QString mlp = LEGER_SOURCE_DIR "/tests/fixtures/mlp.onnx";
+    QTest::newRow("missing file") << kImages << QStringList{"/nonexistent/other.onnx"} << QString();
+    QTest::newRow("data does not fit") << kImages << QStringList{mlp} << QString();
+    QTest::newRow("not a model") << kImages << QStringList{kImages} << QString();
+    QTest::newRow("no data") << QString() << QStringList{kSmall} << "open evaluation data first";
+    QTest::newRow("no labels") << "synthetic:32" << QStringList{kSmall} << "no labels";
+    QTest::newRow("the open model") << kImages << QStringList{kSample} << "the open model";
+    QTest::newRow("twice") << kImages << QStringList{kSmall, kSmall} << "already compared";
+}
+
+void TestWorkbench::comparisonRefusals()
+{
+    QFETCH(QString, data);
+    QFETCH(QStringList, add);
+    QFETCH(QString, expected);
+    Workbench w;
+    QString error;
+    QVERIFY2(w.open(kSample, data, &error), qPrintable(error));
+    const QStringList errors = errorsDuring(w, [&] {
+        for (const QString& path : add)
+            w.addComparison(path);
+    });
+    QCOMPARE(errors.size(), 1);
+    qInfo("%s", qPrintable(errors[0]));
+    QVERIFY2(errors[0].contains(QFileInfo(add.back()).absoluteFilePath()), qPrintable(errors[0]));
+    QVERIFY2(errors[0].contains(expected), qPrintable(errors[0]));
+    QCOMPARE(w.comparisons().size(), std::size_t(add.size() - 1)); // nothing added for the refused file
+    QCOMPARE(w.toSession().comparisons.size(), add.size() - 1);
+}
+
+void TestWorkbench::newDataMeasuresComparisonsAgainAndNewModelDropsThem()
+{
+    Workbench w;
+    QString error;
+    QVERIFY(w.open(kSample, kImages, &error));
+    w.addComparison(kSmall);
+    QVERIFY(waitComparisons(w));
+    QCOMPARE(w.comparisons().size(), std::size_t{1});
+    QCOMPARE(w.comparisons().front()->points[0].evaluation.samples, std::int64_t(2000));
+
+    // Other data (here: the first 300 images): the compared model is measured again on them.
+    w.setDataLimit(300);
+    QSignalSpy changed(&w, &Workbench::comparisonsChanged);
+    QVERIFY(w.openData(kImages, &error));
+    QVERIFY(w.comparisons().empty()); // its numbers were of the other data
+    QCOMPARE(w.pendingComparisons(), QStringList{QFileInfo(kSmall).absoluteFilePath()});
+    QVERIFY(waitComparisons(w));
+    QCOMPARE(w.comparisons().size(), std::size_t{1});
+    for (const MeasuredPlan& p : w.comparisons().front()->points)
+        QCOMPARE(p.evaluation.samples, std::int64_t(300));
+    QVERIFY(changed.count() >= 2);
+
+    // Another model: its comparisons start afresh, and one still measuring is dropped.
+    w.addComparison(LEGER_SOURCE_DIR "/tests/fixtures/mlp.onnx"); // would fail, were it measured
+    QSignalSpy errors(&w, &Workbench::message);
+    QVERIFY(w.open(kSample, kImages, &error));
+    QVERIFY(w.comparisons().empty());
+    QVERIFY(w.pendingComparisons().isEmpty());
+    QTest::qWait(200);
+    for (const QList<QVariant>& m : errors)
+        QVERIFY2(!m.at(1).toBool(), qPrintable(m.at(0).toString()));
+    QVERIFY(w.comparisons().empty());
+}
+
+void TestWorkbench::destroyedWhileMeasuringAComparison()
+{
+    for (int wait : {0, 1, 2}) {
+        auto w = std::make_unique<Workbench>();
+        QString error;
+        QVERIFY(w->open(kSample, kImages, &error));
+        QSignalSpy progress(w.get(), &Workbench::message);
+        w->addComparison(kSmall);
+        // Before it starts, during its first measurement, after a few.
+        if (wait > 0)
+            QVERIFY(QTest::qWaitFor([&] { return progress.count() > wait || w->pendingComparisons().isEmpty(); }, 30000));
+        if (wait == 0)
+            QVERIFY(!w->pendingComparisons().isEmpty());
+        else
+            qInfo("destroyed after %d messages, %s", static_cast<int>(progress.count()),
+                  w->pendingComparisons().isEmpty() ? "measured" : "while measuring");
+        w.reset(); // cancels and waits for the measurement; nothing may call back into the dead object
+        QTest::qWait(50);
+    }
+}
+
+void TestWorkbench::sessionKeepsComparisons()
+{
+    QTemporaryDir dir;
+    const QString copy = dir.filePath("small.onnx"); // a copy that this test changes and removes
+    QVERIFY(QFile::copy(kSmall, copy));
+    QVERIFY(QFile::copy(LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.leger.json", dir.filePath("small.leger.json")));
+    SessionData saved;
+    {
+        Workbench w;
+        QString error;
+        QVERIFY(w.open(kSample, kImages, &error));
+        w.addComparison(kSmall);
+        w.addComparison(copy);
+        QVERIFY(waitComparisons(w));
+        QCOMPARE(w.comparisons().size(), std::size_t{2});
+        QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(Workbench::presets().size()); }, 60000));
+        saved = w.toSession();
+        QVERIFY(SessionFile::write(dir.filePath("s.leger-session"), saved, &error));
+    }
+    QString error, warning;
+    const auto read = SessionFile::read(dir.filePath("s.leger-session"), &error);
+    QVERIFY2(read, qPrintable(error));
+    QCOMPARE(read->comparisons, saved.comparisons);
+    {
+        Workbench w;
+        QVERIFY2(w.restoreSession(*read, &error, &warning), qPrintable(error));
+        QVERIFY2(warning.isEmpty(), qPrintable(warning));
+        QVERIFY(waitComparisons(w));
+        QCOMPARE(w.comparisons().size(), std::size_t{2});
+        QCOMPARE(w.toSession().comparisons, saved.comparisons);
+    }
+    // A compared file changed since: a warning naming it, measured as it is now.
+    QVERIFY(QFile::remove(copy));
+    QVERIFY(QFile::copy(kSample, copy)); // another model under the same name
+    {
+        Workbench w;
+        QVERIFY2(w.restoreSession(*read, &error, &warning), qPrintable(error));
+        QVERIFY2(warning.contains(copy) && warning.contains("has changed"), qPrintable(warning));
+        QVERIFY(waitComparisons(w));
+        QCOMPARE(w.comparisons().size(), std::size_t{2});
+    }
+    // Missing: a warning naming it; the rest of the session is restored.
+    QVERIFY(QFile::remove(copy));
+    Workbench w;
+    QVERIFY2(w.restoreSession(*read, &error, &warning), qPrintable(error));
+    QVERIFY2(warning.contains(copy) && warning.contains("missing"), qPrintable(warning));
+    QVERIFY(!warning.contains(kSmall));
+    QCOMPARE(w.points().size(), saved.points.size()); // the measured points, restored
+    QVERIFY(waitComparisons(w));
+    QCOMPARE(w.comparisons().size(), std::size_t{1});
+    QCOMPARE(QString::fromStdString(w.comparisons().front()->path), QFileInfo(kSmall).absoluteFilePath());
 }
 
 QTEST_MAIN(TestWorkbench)

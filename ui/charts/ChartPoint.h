@@ -14,6 +14,14 @@ struct ChartPoint {
     double bitsPerWeight = 0;
     double value = 0, low = 0, high = 0; // metric in its display unit (e.g. percent)
     QString label;              // tooltip / preset name
+    QString valueText;          // the value as the tooltip says it ("91.20 % ± 1.2"); empty: the number
+};
+
+/// Another model measured on the same data, drawn beside this one's plans: its points are not
+/// plans of this model and cannot be restored.
+struct ComparisonSeries {
+    QString name;               // "fashion_mnist_small"
+    QVector<ChartPoint> points; // the first: uncompressed (emphasised), then the presets
 };
 
 /// One layer's bytes in the export, by part (SizeReport's LayerBytes).

@@ -61,6 +61,19 @@ QString formatNumber(double v)
     return QString::number(v, 'g', 4);
 }
 
+/// How the i-th compared model is drawn: a marker shape none of this model's series uses, in a
+/// colour of the palette that none of its points use (the budget and floor are dashed lines).
+struct ComparedLook {
+    QColor ChartColors::*color;
+    QScatterSeries::MarkerShape shape;
+};
+constexpr ComparedLook kComparedLooks[] = {
+    {&ChartColors::vermillion, QScatterSeries::MarkerShapeRotatedRectangle},
+    {&ChartColors::purple, QScatterSeries::MarkerShapeRectangle},
+    {&ChartColors::sky, QScatterSeries::MarkerShapePentagon},
+};
+constexpr double kComparedSize = 10, kComparedBaseSize = 17;
+
 } // namespace
 
 struct TradeoffChart::Private {
@@ -80,7 +93,16 @@ struct TradeoffChart::Private {
     QScatterSeries* current = nullptr;
     QLineSeries* errorBar = nullptr;
 
-    QVector<QGraphicsSimpleTextItem*> labels; // [0]: the baseline's, then one per preset
+    /// Another model's points: its presets (with the legend entry) and its uncompressed point,
+    /// larger and outlined, in a series of its own (no legend entry).
+    struct Compared {
+        ComparisonSeries data;
+        QScatterSeries* plans = nullptr;
+        QScatterSeries* uncompressed = nullptr;
+    };
+    QVector<Compared> compared;
+
+    QVector<QGraphicsSimpleTextItem*> labels; // the baseline's, each compared model's name, the presets'
 
     XAxis xAxis = XAxis::Megabytes;
     std::optional<ChartPoint> baselinePoint, currentPoint;
@@ -113,6 +135,10 @@ struct TradeoffChart::Private {
     }
 
     void apply();
+    void setComparedCount(qsizetype n);
+    void styleCompared(const ChartColors& c);
+    /// The compared model a point belongs to, or null.
+    const Compared* comparedOf(const ChartPoint* p) const;
     void rescale();
     void placeDecorations();
     void placeLabels();
@@ -134,6 +160,7 @@ struct TradeoffChart::Private {
     /// when `clickableOnly`.
     const ChartPoint* pointAt(const QPointF& pos, bool clickableOnly) const;
     QString tooltip(const ChartPoint& p, const QString& role) const;
+    QString comparedTooltip(const ChartPoint& p, const Compared& c) const;
     QString roleOf(const ChartPoint* p) const;
     bool viewportEvent(QEvent* event);
 };
@@ -152,6 +179,10 @@ void TradeoffChart::Private::apply()
     current->replace(currentPoint ? QList<QPointF>{pos(*currentPoint)} : QList<QPointF>{});
     trail->replace(points(trailPoints));
     presets->replace(points(presetPoints));
+    for (const Compared& c : std::as_const(compared)) {
+        c.uncompressed->replace(c.data.points.isEmpty() ? QList<QPointF>{} : QList<QPointF>{pos(c.data.points.front())});
+        c.plans->replace(points(c.data.points.mid(1)));
+    }
 
     QList<QPointF> front = points(frontierPoints);
     std::sort(front.begin(), front.end(), [](const QPointF& a, const QPointF& b) { return a.x() < b.x(); });
@@ -197,6 +228,9 @@ void TradeoffChart::Private::rescale()
         add(*currentPoint, true);
     for (const auto* list : {&trailPoints, &frontierPoints, &presetPoints})
         for (const ChartPoint& p : *list)
+            add(p, false);
+    for (const Compared& c : std::as_const(compared))
+        for (const ChartPoint& p : c.data.points)
             add(p, false);
     if (budgetBytes && xAxis == XAxis::Megabytes)
         b.addX(*budgetBytes / 1e6);
@@ -272,6 +306,10 @@ void TradeoffChart::Private::placeLabels()
     if (baselinePoint)
         want.append({baselinePoint->label.isEmpty() ? QStringLiteral("baseline") : baselinePoint->label,
                      chart->mapToPosition(pos(*baselinePoint), baseline)});
+    // Each compared model named at its uncompressed point, before the presets take the room.
+    for (const Compared& c : std::as_const(compared))
+        if (!c.data.points.isEmpty())
+            want.append({c.data.name, chart->mapToPosition(pos(c.data.points.front()), c.uncompressed)});
     for (const ChartPoint& p : std::as_const(presetPoints))
         if (!p.label.isEmpty())
             want.append({p.label, chart->mapToPosition(pos(p), presets)});
@@ -302,6 +340,9 @@ void TradeoffChart::Private::placeLabels()
         marker(p, frontier, 3);
     for (const ChartPoint& p : std::as_const(trailPoints))
         marker(p, trail, 3);
+    for (const Compared& c : std::as_const(compared))
+        for (qsizetype i = 0; i < c.data.points.size(); ++i)
+            marker(c.data.points[i], c.plans, i == 0 ? 7 : 5); // as the baseline's and the presets
 
     for (qsizetype i = 0; i < labels.size(); ++i) {
         QGraphicsSimpleTextItem* item = labels[i];
@@ -357,6 +398,10 @@ void TradeoffChart::Private::updateLegend()
     show(presets, !presetPoints.isEmpty());
     show(budget, budgetBytes.has_value() && xAxis == XAxis::Megabytes);
     show(floor, floorValue.has_value());
+    for (const Compared& c : std::as_const(compared)) {
+        show(c.plans, !c.data.points.isEmpty());
+        show(c.uncompressed, false); // one entry per model
+    }
     current->setName(partial ? currentName + QStringLiteral(" (refining)") : currentName);
     // Qt Charts 6.4 does not lay the legend out again when a marker becomes visible (it is drawn
     // without its text, or outside the legend): hiding and showing the legend does.
@@ -393,8 +438,76 @@ void TradeoffChart::Private::applyPalette()
     QPen barPen(c.blue, 1.5);
     barPen.setCosmetic(true);
     errorBar->setPen(barPen);
+    styleCompared(c);
 
     apply(); // the current marker, trail shades and labels depend on the palette too
+}
+
+void TradeoffChart::Private::styleCompared(const ChartColors& c)
+{
+    for (qsizetype i = 0; i < compared.size(); ++i) {
+        const ComparedLook& look = kComparedLooks[i % std::size(kComparedLooks)];
+        const QColor color = c.*look.color;
+        for (QScatterSeries* s : {compared[i].plans, compared[i].uncompressed}) {
+            s->setMarkerShape(look.shape);
+            s->setColor(color);
+        }
+        compared[i].plans->setMarkerSize(kComparedSize);
+        compared[i].plans->setBorderColor(c.background);
+        // The uncompressed point stands out as a larger ring: hollow, so that a point of this
+        // model at the same place still shows through it.
+        compared[i].uncompressed->setMarkerSize(kComparedBaseSize);
+        QPen ring(color, 2.5);
+        ring.setCosmetic(true);
+        compared[i].uncompressed->setPen(ring);
+        compared[i].uncompressed->setBrush(Qt::NoBrush);
+    }
+}
+
+void TradeoffChart::Private::setComparedCount(qsizetype n)
+{
+    if (n == compared.size())
+        return;
+    while (compared.size() > n) {
+        for (QScatterSeries* s : {compared.back().plans, compared.back().uncompressed}) {
+            chart->removeSeries(s);
+            delete s;
+        }
+        compared.removeLast();
+    }
+    while (compared.size() < n) {
+        Compared c;
+        c.plans = new QScatterSeries;
+        c.uncompressed = new QScatterSeries;
+        compared.append(c);
+    }
+    // Drawing order (the order series were added): the other models' presets under this model's
+    // points (a click restores these, and a preset of this model may sit just where another
+    // model's point is); their uncompressed rings above them, hollow; the plan being edited on top.
+    const auto add = [this](QXYSeries* s) {
+        if (s->chart())
+            chart->removeSeries(s);
+        chart->addSeries(s);
+        s->attachAxis(axisX);
+        s->attachAxis(axisY);
+    };
+    for (const Compared& c : std::as_const(compared))
+        add(c.plans);
+    for (QXYSeries* s : std::initializer_list<QXYSeries*>{trail, frontier, presets, baseline})
+        add(s);
+    for (const Compared& c : std::as_const(compared))
+        add(c.uncompressed);
+    add(current);
+    add(errorBar);
+    applyPalette(); // styles the new series; a series added to the chart takes the theme's colours
+}
+
+const TradeoffChart::Private::Compared* TradeoffChart::Private::comparedOf(const ChartPoint* p) const
+{
+    for (const Compared& c : compared)
+        if (p >= c.data.points.constData() && p < c.data.points.constData() + c.data.points.size())
+            return &c;
+    return nullptr;
 }
 
 QString TradeoffChart::Private::roleOf(const ChartPoint* p) const
@@ -434,6 +547,9 @@ const ChartPoint* TradeoffChart::Private::pointAt(const QPointF& at, bool clicka
             consider(*baselinePoint, baseline);
         if (currentPoint)
             consider(*currentPoint, current);
+        for (const Compared& c : compared)
+            for (const ChartPoint& p : c.data.points)
+                consider(p, c.plans);
     }
     return best;
 }
@@ -453,19 +569,40 @@ QString TradeoffChart::Private::tooltip(const ChartPoint& p, const QString& role
     return s;
 }
 
+QString TradeoffChart::Private::comparedTooltip(const ChartPoint& p, const Compared& c) const
+{
+    QString value = p.valueText;
+    if (value.isEmpty()) {
+        value = formatNumber(p.value);
+        if (p.low != p.value || p.high != p.value)
+            value += QStringLiteral(" ± ") + formatNumber((p.high - p.low) / 2);
+    }
+    const QLocale locale;
+    QString s = QStringLiteral("<b>%1 — %2: %3, %4</b>")
+                    .arg(c.data.name.toHtmlEscaped(), p.label.toHtmlEscaped(),
+                         locale.formattedDataSize(std::llround(p.sizeBytes), 1, QLocale::DataSizeSIFormat),
+                         value.toHtmlEscaped());
+    s += QStringLiteral("<br><i>Another model, measured on the same data: not a plan of this one</i>");
+    s += QString("<br>Size: %1 bytes").arg(locale.toString(static_cast<qlonglong>(std::llround(p.sizeBytes))));
+    s += QString("<br>Bits per weight: %1").arg(QString::number(p.bitsPerWeight, 'f', 2));
+    return s;
+}
+
 bool TradeoffChart::Private::viewportEvent(QEvent* event)
 {
     switch (event->type()) {
     case QEvent::ToolTip: {
         auto* help = static_cast<QHelpEvent*>(event);
-        if (const ChartPoint* p = pointAt(help->pos(), false))
-            QToolTip::showText(help->globalPos(), tooltip(*p, roleOf(p)), view);
-        else
+        if (const ChartPoint* p = pointAt(help->pos(), false)) {
+            const Compared* c = comparedOf(p);
+            QToolTip::showText(help->globalPos(), c ? comparedTooltip(*p, *c) : tooltip(*p, roleOf(p)), view);
+        } else
             QToolTip::hideText();
         return true;
     }
     case QEvent::MouseMove: {
-        const bool over = pointAt(static_cast<QMouseEvent*>(event)->position(), true) != nullptr;
+        const QPointF at = static_cast<QMouseEvent*>(event)->position();
+        const bool over = !comparedOf(pointAt(at, false)) && pointAt(at, true) != nullptr;
         view->viewport()->setCursor(over ? Qt::PointingHandCursor : Qt::ArrowCursor);
         return false;
     }
@@ -473,6 +610,10 @@ bool TradeoffChart::Private::viewportEvent(QEvent* event)
         auto* mouse = static_cast<QMouseEvent*>(event);
         if (mouse->button() == Qt::LeftButton) {
             flush(); // pick among what is on screen
+            // Another model's point is not a plan of this one: a click on it does nothing (and
+            // does not fall through to a plan of this model nearby).
+            if (comparedOf(pointAt(mouse->position(), false)))
+                return false;
             if (const ChartPoint* p = pointAt(mouse->position(), true))
                 emit q->pointClicked(p->id);
         }
@@ -490,6 +631,7 @@ TradeoffChart::TradeoffChart(QWidget* parent)
     d_->chart = new QChart;
     d_->chart->legend()->setAlignment(Qt::AlignBottom);
     d_->chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries);
+    d_->chart->legend()->setShowToolTips(true); // an entry shortened to fit says itself in full
     d_->view = makeChartView(d_->chart);
     d_->view->setMinimumSize(360, 260);
 
@@ -604,6 +746,20 @@ void TradeoffChart::setFrontier(const QVector<ChartPoint>& points)
 void TradeoffChart::setPresets(const QVector<ChartPoint>& points)
 {
     d_->presetPoints = points;
+    d_->schedule();
+}
+
+void TradeoffChart::setComparisons(const QVector<ComparisonSeries>& models)
+{
+    d_->setComparedCount(models.size());
+    for (qsizetype i = 0; i < models.size(); ++i) {
+        Private::Compared& c = d_->compared[i];
+        c.data = models[i];
+        for (ChartPoint& p : c.data.points)
+            p.id = -1; // never restored: they are not plans of this model
+        c.plans->setName(QStringLiteral("%1 (other model)").arg(c.data.name));
+        c.uncompressed->setName(QStringLiteral("%1 uncompressed").arg(c.data.name));
+    }
     d_->schedule();
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // Size against quality (DESIGN.md "Definitions"): the baseline, the current plan with its
 // interval as an error bar, the trail of evaluated plans, the measured frontier, uniform
-// presets, and the user's lines for a size budget and an acceptable drop. Qt Charts stays
-// inside ui/charts (it is deprecated from Qt 6.10): this header does not include it.
+// presets, other models measured on the same data, and the user's lines for a size budget and
+// an acceptable drop. Qt Charts stays inside ui/charts (it is deprecated from Qt 6.10): this
+// header does not include it.
 
 #include <QWidget>
 #include <memory>
@@ -33,6 +34,9 @@ public:
     /// The measured frontier (Pareto points), joined by a line in size order.
     void setFrontier(const QVector<ChartPoint>& points);
     void setPresets(const QVector<ChartPoint>& points);
+    /// Other models measured on the same data, each in a marker and colour of its own with a
+    /// legend entry; their points are not clickable.
+    void setComparisons(const QVector<ComparisonSeries>& models);
     /// A vertical line at this size (bytes); nullopt hides it.
     void setBudget(std::optional<double> bytes);
     /// A horizontal line at this metric value (e.g. baseline minus the acceptable drop).

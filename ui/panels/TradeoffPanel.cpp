@@ -12,6 +12,7 @@
 
 #include "charts/TradeoffChart.h"
 #include "eval/Evaluator.h"
+#include "report/Report.h"
 #include "workbench/MetricInfo.h"
 #include "workbench/Workbench.h"
 
@@ -86,6 +87,7 @@ TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(pa
     connect(chart_, &TradeoffChart::pointClicked, workbench_, &Workbench::restorePoint);
 
     connect(workbench_, &Workbench::pointsChanged, this, &TradeoffPanel::updatePoints);
+    connect(workbench_, &Workbench::comparisonsChanged, this, &TradeoffPanel::updateComparisons);
     connect(workbench_, &Workbench::currentChanged, this, &TradeoffPanel::updateCurrent);
     connect(workbench_, &Workbench::baselineChanged, this, [this] {
         updateMetrics();
@@ -97,6 +99,7 @@ TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(pa
         updateBaseline();
         updatePoints();
         updateCurrent();
+        updateComparisons();
         updateLines();
     });
     connect(workbench_, &Workbench::chartSettingsChanged, this, &TradeoffPanel::updateLines);
@@ -181,6 +184,29 @@ void TradeoffPanel::updatePoints()
     chart_->setTrail(trail);
     chart_->setFrontier(frontier);
     chart_->setPresets(presets);
+}
+
+void TradeoffPanel::updateComparisons()
+{
+    const MetricInfo m = MetricInfo::of(workbench_->metric());
+    QVector<ComparisonSeries> models;
+    if (m.comparesModels()) {
+        for (const auto& c : workbench_->comparisons()) {
+            ComparisonSeries s;
+            s.name = QString::fromStdString(c->name);
+            for (const MeasuredPlan& p : c->points) {
+                auto point = toChart(m, p.evaluation, p.size.total, p.size.bitsPerWeight, -1, QString::fromStdString(p.label));
+                if (!point)
+                    continue;
+                const double half = (point->high - point->low) / 2;
+                point->valueText = m.format(point->value) + QStringLiteral(" ± ") + QString::number(half, 'f', 1);
+                s.points << *point;
+            }
+            if (!s.points.isEmpty())
+                models << s;
+        }
+    }
+    chart_->setComparisons(models);
 }
 
 void TradeoffPanel::updateLines()

@@ -1,7 +1,8 @@
 #pragma once
 // The trade-off chart and its controls: the metric and x axis, the user's size budget and
 // acceptable drop (drawn as lines and used by the fits), and clearing the trail. Clicking an
-// evaluated point restores its plan.
+// evaluated point restores its plan. Other models compared on the same data are drawn beside
+// this one's plans for the metrics that compare models (top-1, top-5).
 
 #include <QWidget>
 
@@ -26,6 +27,7 @@ public:
 
 private:
     void updatePoints();
+    void updateComparisons();
     void updateCurrent();
     void updateBaseline();
     void updateLines();

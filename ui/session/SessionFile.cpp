@@ -182,6 +182,15 @@ bool isHexDigest(const std::string& s)
     return true;
 }
 
+/// A file's SHA-256 as hex, or "" (unknown).
+QByteArray toSha256(const Json& j, const std::string& path)
+{
+    const QString hex = toQString(j, path);
+    if (!hex.isEmpty() && !isHexDigest(hex.toStdString()))
+        fail(path, "expected 64 lowercase hex digits or \"\", got " + describe(j));
+    return hex.toLatin1();
+}
+
 QString toPath(const Json& j, const std::string& path, bool allowEmpty, bool allowSynthetic = false)
 {
     const QString p = toQString(j, path);
@@ -276,17 +285,13 @@ SessionPoint toPoint(const Json& j, const std::string& path, const std::string& 
 /// Everything after the version: the document as the format says.
 SessionData toSession(const Json& root, const std::string& file)
 {
-    const Members top(root, "", {"leger_session", "model", "data", "plan", "chart", "points", "sensitivity"});
+    const Members top(root, "", {"leger_session", "model", "data", "plan", "chart", "points", "sensitivity", "comparisons"});
     SessionData d;
 
     const Members model(top.required("model"), "model", {"path", "sha256"});
     d.modelPath = toPath(model.required("path"), model.path("path"), false);
-    if (const Json* sha = model.find("sha256")) {
-        const QString hex = toQString(*sha, model.path("sha256"));
-        if (!hex.isEmpty() && !isHexDigest(hex.toStdString()))
-            fail(model.path("sha256"), "expected 64 lowercase hex digits or \"\", got " + describe(*sha));
-        d.modelSha256 = hex.toLatin1();
-    }
+    if (const Json* sha = model.find("sha256"))
+        d.modelSha256 = toSha256(*sha, model.path("sha256"));
 
     if (const Json* data = top.find("data"); data && !data->is_null()) {
         const Members m(*data, "data", {"path", "limit"});
@@ -354,6 +359,22 @@ SessionData toSession(const Json& root, const std::string& file)
             for (std::size_t c = 0; c < cols; ++c)
                 values.push_back(toMeasured(row[c], element(element(at, r), c)));
             d.sensitivityDrop.push_back(std::move(values));
+        }
+    }
+
+    if (const Json* comparisons = top.find("comparisons")) {
+        if (!comparisons->is_array())
+            fail("comparisons", "expected an array, got " + describe(*comparisons));
+        for (std::size_t i = 0; i < comparisons->size(); ++i) {
+            const Members m((*comparisons)[i], element("comparisons", i), {"model", "sha256"});
+            SessionComparison c;
+            c.modelPath = toPath(m.required("model"), m.path("model"), false);
+            if (const Json* sha = m.find("sha256"))
+                c.sha256 = toSha256(*sha, m.path("sha256"));
+            for (const SessionComparison& earlier : std::as_const(d.comparisons))
+                if (earlier.modelPath == c.modelPath)
+                    fail(m.path("model"), Json(c.modelPath.toStdString()).dump() + " is compared by an earlier entry");
+            d.comparisons.push_back(std::move(c));
         }
     }
     return d;
@@ -433,6 +454,13 @@ Json toDocument(const SessionData& d, const std::string& file)
                                {"settings", std::move(settings)},
                                {"layers", std::move(layers)},
                                {"drop", std::move(drop)}};
+    }
+    // Left out when empty: a session without comparisons stays readable by a Leger that predates them.
+    if (!d.comparisons.isEmpty()) {
+        Json comparisons = Json::array();
+        for (const SessionComparison& c : d.comparisons)
+            comparisons.push_back({{"model", c.modelPath.toStdString()}, {"sha256", c.sha256.toStdString()}});
+        root["comparisons"] = std::move(comparisons);
     }
     return root;
 }
@@ -542,7 +570,8 @@ bool SessionData::operator==(const SessionData& o) const
     return modelPath == o.modelPath && modelSha256 == o.modelSha256 && dataPath == o.dataPath &&
            dataLimit == o.dataLimit && planJson == o.planJson && metric == o.metric && xAxis == o.xAxis &&
            budgetBytes == o.budgetBytes && maxDrop == o.maxDrop && sensitivityMetric == o.sensitivityMetric &&
-           sensitivitySettings == o.sensitivitySettings && sensitivityLayers == o.sensitivityLayers;
+           sensitivitySettings == o.sensitivitySettings && sensitivityLayers == o.sensitivityLayers &&
+           comparisons == o.comparisons;
 }
 
 bool SessionFile::write(const QString& path, const SessionData& data, QString* error)

@@ -1,6 +1,7 @@
 #pragma once
 // A workbench session on disk (JSON, written atomically): which model (path and SHA-256) and
-// data, the plan, every evaluated point, the sensitivity table and the chart settings. The
+// data, the plan, every evaluated point, the sensitivity table, the chart settings and the other
+// models compared with it (path and SHA-256). The
 // format is documented in session-format.md beside this file.
 
 #include <QByteArray>
@@ -29,6 +30,13 @@ struct SessionPoint {
     bool pareto = false;
 };
 
+/// Another model compared on the same data; measured again when the session is opened.
+struct SessionComparison {
+    QString modelPath;          // absolute
+    QByteArray sha256;          // hex, of the file as measured; empty: unknown
+    bool operator==(const SessionComparison&) const = default;
+};
+
 struct SessionData {
     QString modelPath;          // absolute
     QByteArray modelSha256;     // hex
@@ -46,6 +54,7 @@ struct SessionData {
     QStringList sensitivitySettings;   // settingSpec of each column
     QStringList sensitivityLayers;     // layer names (rows)
     std::vector<std::vector<double>> sensitivityDrop;
+    QVector<SessionComparison> comparisons;
 
     bool operator==(const SessionData&) const;
 };

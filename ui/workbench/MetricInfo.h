@@ -27,6 +27,9 @@ struct MetricInfo {
     /// The metric's value, interval and change in display units, e.g. "91.5 % ± 0.6".
     QString format(double displayValue, int decimals = -1) const;
     QString axisTitle() const { return unit.isEmpty() ? title : QStringLiteral("%1 (%2)").arg(title, unit); }
+    /// Whether two models' values can be set side by side: measured against the labels (top-1,
+    /// top-5), not against each model's own uncompressed output (agreement, KL, SQNR, flips).
+    bool comparesModels() const { return name == "top1" || name == "top5"; }
 
     /// An evaluation as a chart point in this metric's display units (nullopt when the metric
     /// is missing or not finite).

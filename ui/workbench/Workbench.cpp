@@ -2,8 +2,10 @@
 
 #include <QCoreApplication>
 #include <QFileInfo>
+#include <QLocale>
 #include <QTimer>
 #include <QUndoStack>
+#include <QtConcurrent>
 #include <algorithm>
 #include <map>
 #include <random>
@@ -17,6 +19,7 @@
 #include "model/Model.h"
 #include "report/Report.h"
 #include "search/Search.h"
+#include "util/CancelToken.h"
 #include "session/SessionFile.h"
 #include "util/Error.h"
 #include "workbench/MetricInfo.h"
@@ -182,7 +185,11 @@ Workbench::Workbench(QObject* parent)
     });
 }
 
-Workbench::~Workbench() = default;
+Workbench::~Workbench()
+{
+    // The measurement holds the data and calls back into this object: it must end first.
+    stopComparisons();
+}
 
 std::int64_t Workbench::sizeOf(const std::vector<LayerSetting>& s) const
 {
@@ -265,6 +272,15 @@ bool Workbench::openData(const QString& dataPath, QString* error)
             *error = QString::fromStdString(e.what());
         return false;
     }
+    // The compared models are measured again on the new data, so that the chart keeps comparing
+    // like with like (one that does not fit the new data is reported and dropped).
+    QStringList compared;
+    for (const auto& c : comparisons_)
+        compared << QString::fromStdString(c->path);
+    compared << comparePending_;
+    stopComparisons();
+    comparisons_.clear();
+    comparisonSha256_.clear();
     data_ = std::move(data);
     dataPath_ = absData;
     // Measurements on other data are not comparable: start the history again, keep the plan.
@@ -276,7 +292,10 @@ bool Workbench::openData(const QString& dataPath, QString* error)
     emit currentChanged();
     emit pointsChanged();
     emit sensitivityChanged();
+    emit comparisonsChanged();
     startSource();
+    for (const QString& path : std::as_const(compared))
+        addComparison(path);
     emit modified();
     return true;
 }
@@ -292,12 +311,17 @@ void Workbench::resetForModel()
     sensitivity_.reset();
     metric_.clear();
     job_ = 0;
+    // Other models were compared with the model that was open, on its data: a new model starts afresh.
+    stopComparisons();
+    comparisons_.clear();
+    comparisonSha256_.clear();
     emit modelChanged();
     emit settingsChanged({});
     emit baselineChanged();
     emit currentChanged();
     emit pointsChanged();
     emit sensitivityChanged();
+    emit comparisonsChanged();
     startSource();
 }
 
@@ -637,8 +661,136 @@ ReportRequest Workbench::reportRequest() const
     // Presets still being measured are measured again by the report, all of them.
     if (rq.presets.size() != presets().size())
         rq.presets.clear();
+    for (const auto& c : comparisons_)
+        rq.comparisons.push_back(*c);
     rq.legerVersion = QCoreApplication::applicationVersion().toStdString();
     return rq;
+}
+
+/// What a background measurement of another model gives back to the GUI thread.
+struct Workbench::CompareOutcome {
+    QString path;
+    std::shared_ptr<const ComparedModel> model; // null on failure
+    QByteArray sha256;
+    QString error;
+    bool cancelled = false;
+};
+
+void Workbench::addComparison(const QString& path)
+{
+    const QString abs = QFileInfo(path).absoluteFilePath();
+    auto refuse = [&](const QString& why) { emit message(tr("Cannot compare with %1: %2").arg(abs, why), true); };
+    if (!data_)
+        return refuse(tr("open evaluation data first (the models are compared on the same data)."));
+    if (!data_->hasLabels())
+        return refuse(tr("the data has no labels. Without labels each model is measured against its own "
+                         "uncompressed output (agreement, KL, SQNR), which does not compare two models."));
+    if (abs == modelPath_)
+        return refuse(tr("it is the open model."));
+    const bool measured = std::any_of(comparisons_.begin(), comparisons_.end(),
+                                      [&](const auto& c) { return QString::fromStdString(c->path) == abs; });
+    if (measured || comparePending_.contains(abs))
+        return refuse(tr("it is already compared."));
+    comparePending_ << abs;
+    emit comparisonsChanged();
+    startNextComparison();
+}
+
+QStringList Workbench::pendingComparisons() const
+{
+    return comparePending_;
+}
+
+void Workbench::startNextComparison()
+{
+    if (compareCancel_ || comparePending_.isEmpty() || !data_)
+        return;
+    const QString path = comparePending_.front();
+    auto token = std::make_shared<CancelToken>();
+    compareCancel_ = token;
+    emit message(tr("Measuring %1 on the same data…").arg(QFileInfo(path).completeBaseName()), false);
+    // The task holds the data and its own token: opening other files meanwhile only cancels it.
+    // It calls back through queued calls to this object, which waits for it before it goes.
+    compareFuture_ = QtConcurrent::run([this, token, path, data = data_, pre = pre_] {
+        CompareOutcome o;
+        o.path = path;
+        if (token->isCancelled()) { // cancelled before it started (waitForFinished may run it here)
+            o.cancelled = true;
+        } else {
+            try {
+                o.sha256 = SessionFile::sha256(path);
+                const SearchProgress progress = [this, token, path](std::int64_t done, std::int64_t total,
+                                                                    const std::string& what) {
+                    const QString text = tr("Measuring %1 (%2 of %3)…")
+                                             .arg(QString::fromStdString(what))
+                                             .arg(done + 1)
+                                             .arg(total);
+                    QMetaObject::invokeMethod(
+                        this,
+                        [this, token, text] {
+                            if (token == compareCancel_)
+                                emit message(text, false);
+                        },
+                        Qt::QueuedConnection);
+                };
+                o.model = std::make_shared<const ComparedModel>(
+                    measureModel(path.toStdString(), *data, pre, uniformPresets(), token.get(), progress));
+            } catch (const CancelledError&) {
+                o.cancelled = true;
+            } catch (const std::exception& e) {
+                o.error = QString::fromStdString(e.what());
+            }
+        }
+        QMetaObject::invokeMethod(this, [this, token, o] { finishComparison(token, o); }, Qt::QueuedConnection);
+    });
+}
+
+void Workbench::finishComparison(const std::shared_ptr<CancelToken>& token, const CompareOutcome& o)
+{
+    if (token != compareCancel_)
+        return; // stopped: the model or the data changed, or the comparisons were removed
+    compareCancel_.reset();
+    comparePending_.removeOne(o.path);
+    if (o.model) {
+        comparisons_.push_back(o.model);
+        comparisonSha256_.push_back(o.sha256);
+        const MeasuredPlan& base = o.model->points.front();
+        QString text = tr("%1 measured on the same data: %2 parameters, %3 uncompressed")
+                           .arg(QString::fromStdString(o.model->name))
+                           .arg(QLocale().toString(static_cast<qlonglong>(o.model->parameters)))
+                           .arg(QLocale().formattedDataSize(base.size.total, 1, QLocale::DataSizeSIFormat));
+        if (const Interval* top1 = base.evaluation.metrics.find("top1"))
+            text += tr(", top-1 %1").arg(MetricInfo::of("top1").format(top1->value * 100.0));
+        emit message(text + QLatin1Char('.'), false);
+        emit modified();
+    } else if (!o.cancelled) {
+        // Core's messages name the file; one that does not is given its name here.
+        const QString why = o.error.contains(o.path) ? o.error : o.path + QStringLiteral(": ") + o.error;
+        emit message(tr("Cannot compare with another model: %1").arg(why), true);
+    }
+    emit comparisonsChanged();
+    startNextComparison();
+}
+
+void Workbench::stopComparisons()
+{
+    comparePending_.clear();
+    if (compareCancel_)
+        compareCancel_->cancel();
+    compareCancel_.reset();
+    // Short: the evaluation stops at its next chunk (reading a model is the longest step).
+    compareFuture_.waitForFinished();
+}
+
+void Workbench::removeComparisons()
+{
+    if (comparisons_.empty() && comparePending_.isEmpty())
+        return;
+    stopComparisons();
+    comparisons_.clear();
+    comparisonSha256_.clear();
+    emit comparisonsChanged();
+    emit modified();
 }
 
 SessionData Workbench::toSession() const
@@ -667,6 +819,10 @@ SessionData Workbench::toSession() const
     s.xAxis = xAxis_;
     s.budgetBytes = budget_;
     s.maxDrop = maxDrop_;
+    for (std::size_t i = 0; i < comparisons_.size(); ++i)
+        s.comparisons.push_back({QString::fromStdString(comparisons_[i]->path), comparisonSha256_.value(static_cast<qsizetype>(i))});
+    for (const QString& path : comparePending_) // not measured yet: no checksum to keep
+        s.comparisons.push_back({path, {}});
     if (sensitivity_) {
         s.sensitivityMetric = QString::fromStdString(sensitivity_->metric);
         for (const LayerSetting& c : sensitivity_->settings)
@@ -684,6 +840,8 @@ bool Workbench::restoreSession(const SessionData& s, QString* error, QString* wa
         return false;
     // An empty checksum is unknown (a hand-written session): the check is skipped, as the format says.
     const bool same = s.modelSha256.isEmpty() || modelSha256_ == s.modelSha256;
+    if (warning)
+        warning->clear();
     if (!same && warning)
         *warning = tr("%1 has changed since the session was saved: its measured points were dropped.").arg(s.modelPath);
     try {
@@ -736,6 +894,21 @@ bool Workbench::restoreSession(const SessionData& s, QString* error, QString* wa
     emit sensitivityChanged();
     emit metricChanged();
     emit chartSettingsChanged();
+    // Compared models are measured again (the session keeps which files, not their numbers).
+    QStringList notes;
+    for (const SessionComparison& c : s.comparisons) {
+        if (!QFileInfo(c.modelPath).isFile()) {
+            notes << tr("%1 (compared in the session) is missing: it is no longer compared.").arg(c.modelPath);
+            continue;
+        }
+        if (!c.sha256.isEmpty() && SessionFile::sha256(c.modelPath) != c.sha256)
+            notes << tr("%1 (compared in the session) has changed since the session was saved: it is measured again "
+                        "as it is now.")
+                         .arg(c.modelPath);
+        addComparison(c.modelPath);
+    }
+    if (!notes.isEmpty() && warning)
+        *warning += (warning->isEmpty() ? QString() : QStringLiteral("\n")) + notes.join(QLatin1Char('\n'));
     return true;
 }
 

@@ -2,9 +2,11 @@
 // The open document: the model, its evaluation data, the plan being edited (with undo), the
 // points the engine measured, and the searches' results. Panels observe it through signals and
 // change the plan only through its undoable edits; it owns the engine bridge and decides what
-// to ask it (a debounced evaluation of the current plan, the uniform presets, searches).
+// to ask it (a debounced evaluation of the current plan, the uniform presets, searches), and
+// measures other models on the same data, in the background, to compare against.
 
 #include <QByteArray>
+#include <QFuture>
 #include <QObject>
 #include <QStringList>
 #include <QVector>
@@ -24,8 +26,10 @@ class QTimer;
 class QUndoStack;
 
 namespace leger {
+class CancelToken;
 class Dataset;
 class Model;
+struct ComparedModel;
 struct Evaluation;
 struct ReportRequest;
 struct SensitivityTable;
@@ -119,6 +123,21 @@ public:
     /// complete measurement so far (the report measures only what is missing).
     ReportRequest reportRequest() const;
 
+    // Other models measured on the same data ("compress, or choose another model?").
+    /// Measures the model at path (ONNX or .leger; its own sidecar preprocessing, else this
+    /// model's) on the open data, uncompressed and under each uniform preset, in the background
+    /// (one model at a time, off the engine's worker, which keeps serving the live plan); the
+    /// result joins comparisons(). Refuses, through message(text, true) naming the file, when no
+    /// labelled data is open, when the file is the open model or already compared, and when
+    /// the model cannot be read or the data does not fit it.
+    void addComparison(const QString& path);
+    /// The models measured so far, in the order they were added.
+    const std::vector<std::shared_ptr<const ComparedModel>>& comparisons() const { return comparisons_; }
+    /// Files added but not yet measured (the first one is being measured), absolute.
+    QStringList pendingComparisons() const;
+    /// Drops every compared model and cancels the measurement (not undoable).
+    void removeComparisons();
+
     // Sessions.
     SessionData toSession() const;
     /// Opens the session's model and data and restores its plan and points. On failure returns
@@ -154,6 +173,8 @@ signals:
     void message(const QString& text, bool error);
     /// Something changed that the session keeps (for autosave).
     void modified();
+    /// A compared model was measured or removed, or one was added to be measured.
+    void comparisonsChanged();
 
 private:
     void resetForModel();
@@ -164,6 +185,11 @@ private:
     void startSource();
     void measurePresets();
     void finishJob(const QString& text, bool error);
+    struct CompareOutcome;
+    void startNextComparison();
+    void finishComparison(const std::shared_ptr<CancelToken>& token, const CompareOutcome& outcome);
+    /// Cancels the measurement and waits for it; forgets the files waiting (not the results).
+    void stopComparisons();
 
     EngineBridge* engine_;
     QUndoStack* undo_;
@@ -190,6 +216,12 @@ private:
     std::optional<qint64> budget_;
     std::optional<double> maxDrop_;
     QString xAxis_ = "mb";
+
+    std::vector<std::shared_ptr<const ComparedModel>> comparisons_;
+    QList<QByteArray> comparisonSha256_; // of each compared file as measured (hex)
+    QStringList comparePending_;         // absolute paths; [0] is being measured while compareFuture_ runs
+    std::shared_ptr<CancelToken> compareCancel_; // of the running measurement; null: none
+    QFuture<void> compareFuture_;
 };
 
 } // namespace leger::ui
