@@ -782,12 +782,20 @@ void TradeoffChart::setCurrentName(const QString& name)
     d_->schedule();
 }
 
+void TradeoffChart::setLegendAlignment(Qt::Alignment alignment)
+{
+    d_->chart->legend()->setAlignment(alignment);
+}
+
 QByteArray TradeoffChart::image(const QString& format) const
 {
     // A chart never shown (a report's) has not laid its view out: give it the chart's size.
     if (!isVisible())
         d_->view->resize(size());
     d_->flush();
+    // The legend makes its markers anew on posted events: hide the ones that must not show again.
+    d_->updateLegend();
+    QCoreApplication::sendPostedEvents(nullptr, QEvent::LayoutRequest);
     return widgetImage(d_->view, format);
 }
 

@@ -45,6 +45,9 @@ public:
     /// The current plan's name in the legend and tooltips ("Current plan"; a report says
     /// "Chosen plan").
     void setCurrentName(const QString& name);
+    /// Where the legend goes (below the plot by default; a report puts it on the right, where
+    /// many entries keep their full names).
+    void setLegendAlignment(Qt::Alignment alignment);
     /// The chart as laid out now, encoded as "png" or "svg" (for reports).
     QByteArray image(const QString& format) const;
     /// Writes the chart as PNG or SVG (by the extension), atomically. Returns false and sets

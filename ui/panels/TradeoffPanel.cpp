@@ -190,22 +190,9 @@ void TradeoffPanel::updateComparisons()
 {
     const MetricInfo m = MetricInfo::of(workbench_->metric());
     QVector<ComparisonSeries> models;
-    if (m.comparesModels()) {
-        for (const auto& c : workbench_->comparisons()) {
-            ComparisonSeries s;
-            s.name = QString::fromStdString(c->name);
-            for (const MeasuredPlan& p : c->points) {
-                auto point = toChart(m, p.evaluation, p.size.total, p.size.bitsPerWeight, -1, QString::fromStdString(p.label));
-                if (!point)
-                    continue;
-                const double half = (point->high - point->low) / 2;
-                point->valueText = m.format(point->value) + QStringLiteral(" ± ") + QString::number(half, 'f', 1);
-                s.points << *point;
-            }
-            if (!s.points.isEmpty())
-                models << s;
-        }
-    }
+    for (const auto& c : workbench_->comparisons())
+        if (ComparisonSeries s = m.series(*c); !s.points.isEmpty())
+            models << s;
     chart_->setComparisons(models);
 }
 

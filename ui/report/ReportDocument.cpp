@@ -28,7 +28,7 @@ namespace leger::ui {
 
 namespace {
 
-constexpr QSize kTradeoffSize(880, 520);
+constexpr QSize kTradeoffSize(900, 500);
 constexpr QSize kBytesSize(760, 340);
 
 QString esc(const std::string& s) { return QString::fromStdString(s).toHtmlEscaped(); }
@@ -79,7 +79,8 @@ QString heat(double t)
 QString table(const QStringList& header, const QList<QStringList>& rows, const QList<int>& rightAligned = {})
 {
     QString h = QStringLiteral("<table class=\"grid\" border=\"1\" cellspacing=\"0\" cellpadding=\"4\" width=\"100%\">");
-    if (std::any_of(header.begin(), header.end(), [](const QString& c) { return !c.isEmpty(); })) {
+    const auto label = [](const QString& c) { return c.left(c.lastIndexOf('|') < 0 ? c.size() : c.lastIndexOf('|')); };
+    if (std::any_of(header.begin(), header.end(), [&](const QString& c) { return !label(c).isEmpty(); })) {
         h += "<tr>";
         for (const QString& c : header) {
             const int bar = c.lastIndexOf('|');
@@ -137,6 +138,7 @@ struct ReportDocument::Private {
         chart.resize(kTradeoffSize);
         chart.setMetricTitle(metric.axisTitle());
         chart.setCurrentName(QStringLiteral("Chosen plan"));
+        chart.setLegendAlignment(Qt::AlignRight);
         chart.setBaseline(metric.point(r.baseline.evaluation, r.baseline.size.total, r.baseline.size.bitsPerWeight, -1,
                                        QStringLiteral("uncompressed")));
         chart.setCurrent(metric.point(r.plan.evaluation, r.plan.size.total, r.plan.size.bitsPerWeight, -1,
@@ -150,6 +152,11 @@ struct ReportDocument::Private {
             if (auto c = metric.point(p.evaluation, p.size.total, p.size.bitsPerWeight, -1, QStringLiteral("frontier")))
                 (p.pareto ? frontier : trail) << *c;
         chart.setPresets(presets);
+        QVector<ComparisonSeries> models;
+        for (const ComparedModel& c : r.comparisons)
+            if (ComparisonSeries s = metric.series(c); !s.points.isEmpty())
+                models << s;
+        chart.setComparisons(models);
         chart.setFrontier(frontier);
         chart.setTrail(trail);
         if (r.budgetBytes)
@@ -280,6 +287,11 @@ QString ReportDocument::Private::comparison() const
         return {};
     const std::string& m = r.metric;
     QString h = "<h2>Compress, or choose another model?</h2>";
+    if (!metric.comparesModels())
+        h += QStringLiteral("<p class=\"dim\">%1 is measured against each model's own uncompressed output, so it "
+                            "cannot compare two models; the table shows it for each model alone. Judge by top-1 "
+                            "accuracy (labelled data) to compare them.</p>")
+                 .arg(metric.title);
     const double planQ = quality(r.plan.evaluation, m);
     const Interval* planV = r.plan.evaluation.metrics.find(m);
     for (const ComparedModel& c : r.comparisons) {
@@ -310,7 +322,8 @@ QString ReportDocument::Private::comparison() const
                                           "difference is within measurement noise.</span>")
                                .arg(num(r.plan.evaluation.samples));
         }
-        h += "<p>" + verdict + "</p>";
+        if (metric.comparesModels())
+            h += "<p>" + verdict + "</p>";
         QList<QStringList> rows;
         rows << QStringList{"<b>" + esc(r.modelName) + "</b>", "<b>" + esc(r.plan.label) + "</b>",
                             num(r.plan.size.total), metricCell(m, r.plan.evaluation)};
@@ -532,10 +545,11 @@ QString ReportDocument::Private::html(bool forPdf) const
     h += modelAndData();
     h += checklist();
     h += forPdf ? "<h2 class=\"page\">Trade-off</h2>" : "<h2>Trade-off</h2>";
-    h += figure(tradeoffSvg, "chart:tradeoff", forPdf ? 640 : 880, forPdf,
+    h += figure(tradeoffSvg, "chart:tradeoff", forPdf ? 640 : 900, forPdf,
                 QStringLiteral("Size against %1: the uncompressed model (star), the chosen plan with its 95 % interval, "
-                               "uniform presets, the measured frontier%2%3.")
-                    .arg(metric.title.toLower(), r.comparisons.empty() ? QString() : QStringLiteral(", other models"),
+                               "the uniform presets%2%3%4.")
+                    .arg(metric.title.toLower(), r.frontier.empty() ? QString() : QStringLiteral(", the measured frontier"),
+                         r.comparisons.empty() ? QString() : QStringLiteral(", other models measured on the same data"),
                          r.budgetBytes || r.maxDrop ? QStringLiteral(", and the stated limits as lines") : QString()));
     h += comparison();
     h += planTable(forPdf);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "eval/Evaluator.h"
+#include "report/Report.h"
 
 namespace leger::ui {
 
@@ -61,6 +62,23 @@ std::optional<ChartPoint> MetricInfo::point(const Evaluation& e, std::int64_t by
     p.high = (std::isfinite(v->high) ? v->high : v->value) * scale;
     p.label = label;
     return p;
+}
+
+ComparisonSeries MetricInfo::series(const ComparedModel& c) const
+{
+    ComparisonSeries s;
+    if (!comparesModels())
+        return s;
+    s.name = QString::fromStdString(c.name);
+    for (const MeasuredPlan& p : c.points) {
+        auto point = this->point(p.evaluation, p.size.total, p.size.bitsPerWeight, -1, QString::fromStdString(p.label));
+        if (!point)
+            continue;
+        const double half = (point->high - point->low) / 2;
+        point->valueText = format(point->value) + QStringLiteral(" ± ") + QString::number(half, 'f', 1);
+        s.points << *point;
+    }
+    return s;
 }
 
 QString MetricInfo::format(double v, int decimals) const

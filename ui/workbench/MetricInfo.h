@@ -12,6 +12,7 @@
 namespace leger {
 struct Interval;
 struct Evaluation;
+struct ComparedModel;
 } // namespace leger
 
 namespace leger::ui {
@@ -30,6 +31,9 @@ struct MetricInfo {
     /// Whether two models' values can be set side by side: measured against the labels (top-1,
     /// top-5), not against each model's own uncompressed output (agreement, KL, SQNR, flips).
     bool comparesModels() const { return name == "top1" || name == "top5"; }
+    /// Another model's measured points as a chart series (empty when the metric does not
+    /// compare models, or none of its points has it).
+    ComparisonSeries series(const ComparedModel& model) const;
 
     /// An evaluation as a chart point in this metric's display units (nullopt when the metric
     /// is missing or not finite).
