@@ -200,6 +200,7 @@ struct ReportDocument::Private {
     QString sensitivity() const;
     QString classes() const;
     QString searches() const;
+    QString recipe() const;
 };
 
 ReportDocument::ReportDocument(const ReportData& data) : d_(std::make_unique<Private>(data))
@@ -354,26 +355,13 @@ QString ReportDocument::Private::planTable(bool forPdf) const
                                              : QStringLiteral("—"),
                             std::isinf(sqnr) ? QStringLiteral("exact") : std::isnan(sqnr) ? "—" : fixed(sqnr, 1)};
     }
-    // The recipe with one line per entry, so that a plan of hundreds of layers stays readable.
-    const QJsonObject plan = QJsonDocument::fromJson(QByteArray::fromStdString(Plan::compact(r.layers, r.plan.settings).toJson())).object();
-    QString recipe = "{\n  \"default\": " + QString::fromUtf8(QJsonDocument(plan["default"].toObject()).toJson(QJsonDocument::Compact));
-    const QJsonObject entries = plan["layers"].toObject();
-    if (!entries.isEmpty()) {
-        recipe += ",\n  \"layers\": {";
-        bool first = true;
-        for (auto it = entries.begin(); it != entries.end(); ++it, first = false)
-            recipe += (first ? "\n    " : ",\n    ") + QString::fromUtf8(QJsonDocument(QJsonObject{{it.key(), it.value()}}).toJson(QJsonDocument::Compact)).mid(1).chopped(1);
-        recipe += "\n  }";
-    }
-    recipe += "\n}";
     return (forPdf ? "<h2 class=\"page\">The chosen plan</h2>" : "<h2>The chosen plan</h2>") +
            table({"Layer", "Op", "Shape", "Parameters", "Setting", "Bytes", "Bits/weight", "Weight SQNR (dB)"}, rows,
                  {3, 5, 6, 7}) +
            "<p class=\"caption\">Settings: format and bits, then scales (per channel unless <i>tensor</i> or "
            "<i>gNN</i> groups), <i>asym</i> for zero points, sparsity. Bytes: the layer's record in the .leger file. "
-           "Weight SQNR: 10·log10(Σw² / Σ(w − ŵ)²) of the layer's weights.</p>"
-           "<p>The plan as a recipe for <code>leger-cli</code>:</p><pre>" +
-           recipe.toHtmlEscaped() + "</pre>";
+           "Weight SQNR: 10·log10(Σw² / Σ(w − ŵ)²) of the layer's weights. The plan as a recipe is in the "
+           "appendix.</p>";
 }
 
 QString ReportDocument::Private::sizeBreakdown() const
@@ -528,6 +516,25 @@ QString ReportDocument::Private::searches() const
     return h;
 }
 
+QString ReportDocument::Private::recipe() const
+{
+    // The recipe with one line per entry, so that a plan of hundreds of layers stays readable.
+    const QJsonObject plan = QJsonDocument::fromJson(QByteArray::fromStdString(Plan::compact(r.layers, r.plan.settings).toJson())).object();
+    QString recipe = "{\n  \"default\": " + QString::fromUtf8(QJsonDocument(plan["default"].toObject()).toJson(QJsonDocument::Compact));
+    const QJsonObject entries = plan["layers"].toObject();
+    if (!entries.isEmpty()) {
+        recipe += ",\n  \"layers\": {";
+        bool first = true;
+        for (auto it = entries.begin(); it != entries.end(); ++it, first = false)
+            recipe += (first ? "\n    " : ",\n    ") + QString::fromUtf8(QJsonDocument(QJsonObject{{it.key(), it.value()}}).toJson(QJsonDocument::Compact)).mid(1).chopped(1);
+        recipe += "\n  }";
+    }
+    recipe += "\n}";
+    return "<h2>Appendix: the plan as a recipe</h2><p>For <code>leger-cli eval MODEL --data DATA --plan "
+           "plan.json</code>, <code>leger-cli export</code>, or File → Import Plan Recipe in the workbench.</p><pre>" +
+           recipe.toHtmlEscaped() + "</pre>";
+}
+
 QString ReportDocument::Private::html(bool forPdf) const
 {
     QString h = QStringLiteral("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>%1</title>"
@@ -559,6 +566,7 @@ QString ReportDocument::Private::html(bool forPdf) const
     h += sensitivity();
     h += classes();
     h += searches();
+    h += recipe();
     h += "</body></html>\n";
     return h;
 }
