@@ -636,6 +636,8 @@ int cmdExport(const Args& a)
     const ExportResult r = exportModel(s.model, s.layers, s.settings, format, out);
     for (const auto& w : r.warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
+    if (!r.sidecar.empty())
+        std::fprintf(stderr, "wrote %s (the preprocessing, beside the model)\n", r.sidecar.c_str());
     std::int64_t expected = -1;
     if (format == ExportFormat::Leger)
         expected = SizeModel(s.model, s.layers).total(s.settings);

@@ -1,5 +1,6 @@
 #include "report/Report.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -262,7 +263,7 @@ ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const
 
     stage("uniform presets");
     r.presets = rq.presets;
-    if (r.presets.empty())
+    if (r.presets.empty() && rq.runPresets)
         for (const Preset& p : uniformPresets())
             r.presets.push_back(measure(ev, sizes, p.name, std::vector<LayerSetting>(L, p.setting), cancel));
 
@@ -299,23 +300,35 @@ ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const
     std::string exportPath = rq.exportPath;
     if (temporary) {
         const auto dir = std::filesystem::temp_directory_path();
-        exportPath = (dir / ("leger-report-" + std::to_string(::getpid()) + "-" + r.modelName + ".leger")).string();
+        // Unique per process and report: two reports may be built at once (the GUI's are in the background).
+        static std::atomic<unsigned> serial{0};
+        exportPath = (dir / ("leger-report-" + std::to_string(::getpid()) + "-" + std::to_string(++serial) + "-" +
+                             r.modelName + ".leger"))
+                         .string();
     }
     r.exportPath = temporary ? "" : exportPath;
-    std::string exportError;
+    std::string exportError, sidecar;
+    auto removeTemporary = [&] {
+        if (!temporary)
+            return;
+        std::error_code ec;
+        std::filesystem::remove(exportPath, ec);
+        if (!sidecar.empty())
+            std::filesystem::remove(sidecar, ec);
+    };
     try {
-        r.exportBytes = exportModel(model, r.layers, rq.plan, ExportFormat::Leger, exportPath).bytes;
+        const ExportResult written = exportModel(model, r.layers, rq.plan, ExportFormat::Leger, exportPath);
+        r.exportBytes = written.bytes;
+        sidecar = written.sidecar;
         const Model back = loadModel(exportPath);
         r.reloaded = ev.evaluateModel(back, cancel);
     } catch (const CancelledError&) {
-        if (temporary)
-            std::filesystem::remove(exportPath);
+        removeTemporary();
         throw;
     } catch (const Error& e) {
         exportError = e.what();
     }
-    if (temporary)
-        std::filesystem::remove(exportPath);
+    removeTemporary();
 
     // Non-finite values: the original weights, the compressed weights as evaluated, the outputs.
     std::int64_t badOriginal = 0, badCompressed = 0;

@@ -104,6 +104,7 @@ struct ReportRequest {
     std::shared_ptr<const SensitivityTable> sensitivity;
     std::vector<MeasuredPlan> frontier;
     std::vector<ComparedModel> comparisons;
+    bool runPresets = true;             // measure the uniform presets when none are given
     bool runSensitivity = true;         // scan when none is given (needed for the frontier)
     bool runFrontier = true;            // sweep when none is given
     int frontierPoints = 10;

@@ -16,7 +16,8 @@ namespace leger::ui {
 
 class ReportDocument {
 public:
-    /// Draws the charts (needs a QApplication; the CLI starts one offscreen).
+    /// Draws the charts (needs a QApplication; the CLI starts one offscreen). The data must
+    /// outlive the document.
     explicit ReportDocument(const ReportData& data);
     ~ReportDocument();
     ReportDocument(const ReportDocument&) = delete;
