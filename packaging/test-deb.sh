@@ -79,7 +79,9 @@ cleanup() {
   exit $status
 }
 trap cleanup EXIT
-$sudo apt-get install -y -qq "$deb" >/dev/null
+# Its dependencies may need package lists this machine has not fetched yet (or has pruned).
+$sudo apt-get install -y -qq "$deb" >/dev/null ||
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq "$deb" >/dev/null; }
 added=$(dpkg-query -W -f='${Package}\n' | sort | comm -13 "$before" - | grep -vx leger || true)
 echo "installed leger $version${added:+, and its dependencies: $(echo $added)}"
 
