@@ -84,9 +84,10 @@ Commands:
                                   the same data, per-layer sensitivity, per-class
                                   accuracy, flips, size breakdown and a production
                                   checklist (the export is written, read back and
-                                  evaluated again); a self-contained HTML file and a
-                                  PDF (default: REPORT.pdf beside it); --quick skips
-                                  the scan and sweep when a plan is given
+                                  evaluated again); a self-contained HTML file, a
+                                  PDF (default: REPORT.pdf beside it) and every figure
+                                  as JSON (REPORT.json); --quick skips the scan and
+                                  sweep when a plan is given
   bench MODEL --data DATA         engine timings as JSON: full_eval_ms, first_partial_ms,
                                   incremental_last_layer_ms, quantize_gbps, size_us
   conformance DIR [--filter TEXT] [--verbose]
@@ -709,9 +710,11 @@ int cmdReport(const Args& a, int argc, char** argv)
     QApplication app(argc, argv);
     const leger::ui::ReportDocument doc(data);
     QString error;
-    if (!doc.writeHtml(QString::fromStdString(out), &error) || !doc.writePdf(QString::fromStdString(pdf), &error))
+    const std::string json = std::filesystem::path(pdf).replace_extension(".json").string();
+    if (!doc.writeHtml(QString::fromStdString(out), &error) || !doc.writePdf(QString::fromStdString(pdf), &error) ||
+        !doc.writeJson(QString::fromStdString(json), &error))
         throw Error(error.toStdString());
-    std::printf("wrote %s and %s\n", out.c_str(), pdf.c_str());
+    std::printf("wrote %s, %s and %s\n", out.c_str(), pdf.c_str(), json.c_str());
     int failed = 0;
     for (const CheckItem& c : data.checklist) {
         std::printf("  %-12s %s: %s\n", toString(c.status), c.title.c_str(), c.evidence.c_str());

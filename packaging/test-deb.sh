@@ -106,6 +106,7 @@ leger-cli report $S/fashion_mnist_cnn.onnx --data $S/fashion-mnist-test-2000-ima
   -o report.html 2>/dev/null | tee report.txt
 grep -q "ready: every stated check passed" report.txt || fail "leger-cli report: a check failed"
 head -c 5 report.pdf | grep -q "%PDF-" || fail "leger-cli report wrote no PDF"
+grep -q '"ready": true' report.json || fail "leger-cli report wrote no JSON of its figures"
 grep -q "Production checklist" report.html || fail "leger-cli report wrote no checklist"
 
 step "checking the desktop integration"

@@ -563,7 +563,7 @@ void MainWindow::exportReport()
     }
     const QString base = QFileInfo(workbench_->modelPath()).completeBaseName();
     const QString path = askPath(this, true, tr("Export Report"), base + "-report.html",
-                                 tr("HTML report, with a PDF of it beside (*.html)"));
+                                 tr("HTML report, with a PDF and the figures as JSON beside (*.html)"));
     if (!path.isEmpty())
         exportReportTo(path);
 }
@@ -605,8 +605,9 @@ void MainWindow::exportReportTo(const QString& htmlPath)
         if (error.isEmpty()) {
             // The charts are drawn here, in the GUI thread.
             const ReportDocument doc(*r.data);
-            if (doc.writeHtml(htmlPath, &error))
-                doc.writePdf(pdfPath, &error);
+            const QString jsonPath = QFileInfo(pdfPath).dir().filePath(QFileInfo(pdfPath).completeBaseName() + ".json");
+            if (doc.writeHtml(htmlPath, &error) && doc.writePdf(pdfPath, &error))
+                doc.writeJson(jsonPath, &error);
         }
         if (!error.isEmpty()) {
             showError(tr("Report failed"), error);

@@ -44,7 +44,7 @@ public:
     bool exportChartTo(const QString& path);
     bool exportTableTo(const QString& path);
     /// Builds a report in the background (measuring what the session has not) and writes it as
-    /// HTML and as a PDF beside it (same name, .pdf); reportExported follows.
+    /// HTML, as a PDF and its figures as JSON beside it (same name, .pdf, .json); reportExported follows.
     void exportReportTo(const QString& htmlPath);
     /// Errors are shown in dialogs (true) or only in the status bar (tests, screenshots).
     void setInteractive(bool on) { interactive_ = on; }

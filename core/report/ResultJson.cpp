@@ -1,5 +1,7 @@
 #include "report/ResultJson.h"
 
+#include "report/Report.h"
+
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -45,8 +47,8 @@ ordered_json pointJson(const FrontierPoint& p, const std::vector<Layer>& layers,
 
 } // namespace
 
-std::string evaluationJson(const Evaluation& e, const SizeReport& size, const std::vector<Layer>& layers,
-                           const std::vector<std::string>& classNames)
+ordered_json evaluationObject(const Evaluation& e, const SizeReport& size, const std::vector<Layer>& layers,
+                              const std::vector<std::string>& classNames)
 {
     ordered_json j;
     j["size_bytes"] = size.total;
@@ -95,10 +97,16 @@ std::string evaluationJson(const Evaluation& e, const SizeReport& size, const st
         ls.push_back(l);
     }
     j["layers"] = ls;
-    return j.dump(2);
+    return j;
 }
 
-std::string sensitivityJson(const SensitivityTable& t, const std::vector<Layer>& layers)
+std::string evaluationJson(const Evaluation& e, const SizeReport& size, const std::vector<Layer>& layers,
+                           const std::vector<std::string>& classNames)
+{
+    return evaluationObject(e, size, layers, classNames).dump(2);
+}
+
+ordered_json sensitivityObject(const SensitivityTable& t, const std::vector<Layer>& layers)
 {
     ordered_json j;
     j["metric"] = t.metric;
@@ -115,7 +123,12 @@ std::string sensitivityJson(const SensitivityTable& t, const std::vector<Layer>&
         ls.push_back({{"name", layers[i].name}, {"parameters", layers[i].parameters}, {"drop", drops}});
     }
     j["layers"] = ls;
-    return j.dump(2);
+    return j;
+}
+
+std::string sensitivityJson(const SensitivityTable& t, const std::vector<Layer>& layers)
+{
+    return sensitivityObject(t, layers).dump(2);
 }
 
 std::string frontierJson(const std::vector<FrontierPoint>& points, const std::vector<Layer>& layers,
@@ -142,6 +155,60 @@ std::string budgetJson(const BudgetResult& r, const std::vector<Layer>& layers, 
     for (const auto& p : r.tried)
         tried.push_back(pointJson(p, layers, metric));
     j["tried"] = tried;
+    return j.dump(2);
+}
+
+std::string reportJson(const ReportData& r)
+{
+    auto measured = [&](const MeasuredPlan& p, const std::vector<Layer>& layers) {
+        return ordered_json{{"label", p.label},
+                            {"size_bytes", p.size.total},
+                            {"bits_per_weight", number(p.size.bitsPerWeight)},
+                            {"pareto", p.pareto},
+                            {"samples", p.evaluation.samples},
+                            {"metrics", metricsJson(p.evaluation.metrics)},
+                            {"plan", planJson(p.settings, layers)}};
+    };
+    ordered_json j;
+    j["title"] = r.title;
+    j["created"] = r.created;
+    j["leger_version"] = r.legerVersion;
+    j["model"] = {{"path", r.modelPath},
+                  {"file_bytes", r.modelFileBytes},
+                  {"parameters", r.parameters},
+                  {"layer_parameters", r.layerParameters}};
+    j["data"] = {{"source", r.dataSource},        {"samples", r.samples}, {"labelled", r.labelled},
+                 {"synthetic", r.synthetic},      {"classes", r.classes}, {"class_names", r.classNames},
+                 {"preprocessing", r.preprocessing}};
+    j["metric"] = r.metric;
+    j["max_drop"] = r.maxDrop ? number(*r.maxDrop) : ordered_json(nullptr);
+    j["budget_bytes"] = r.budgetBytes ? ordered_json(*r.budgetBytes) : ordered_json(nullptr);
+    j["ready"] = r.ready();
+    ordered_json checks = ordered_json::array();
+    for (const CheckItem& c : r.checklist)
+        checks.push_back({{"title", c.title}, {"status", toString(c.status)}, {"evidence", c.evidence}});
+    j["checklist"] = checks;
+    j["baseline"] = evaluationObject(r.baseline.evaluation, r.baseline.size, r.layers, r.classNames);
+    j["plan"] = evaluationObject(r.plan.evaluation, r.plan.size, r.layers, r.classNames);
+    j["plan"]["label"] = r.plan.label;
+    j["export_check"] = {{"bytes", r.exportBytes},
+                         {"path", r.exportPath.empty() ? ordered_json(nullptr) : ordered_json(r.exportPath)},
+                         {"metrics", r.reloaded ? metricsJson(r.reloaded->metrics) : ordered_json(nullptr)}};
+    ordered_json presets = ordered_json::array(), frontier = ordered_json::array(), others = ordered_json::array();
+    for (const MeasuredPlan& p : r.presets)
+        presets.push_back(measured(p, r.layers));
+    for (const MeasuredPlan& p : r.frontier)
+        frontier.push_back(measured(p, r.layers));
+    for (const ComparedModel& c : r.comparisons) {
+        ordered_json points = ordered_json::array();
+        for (const MeasuredPlan& p : c.points)
+            points.push_back(measured(p, c.layers));
+        others.push_back({{"path", c.path}, {"name", c.name}, {"parameters", c.parameters}, {"points", points}});
+    }
+    j["presets"] = presets;
+    j["frontier"] = frontier;
+    j["sensitivity"] = r.sensitivity ? sensitivityObject(*r.sensitivity, r.layers) : ordered_json(nullptr);
+    j["comparisons"] = others;
     return j.dump(2);
 }
 

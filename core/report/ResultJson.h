@@ -12,6 +12,8 @@
 
 namespace leger {
 
+struct ReportData;
+
 /// size_bytes, bits_per_weight, ratios, size_breakdown, samples, metrics {name: {value, low,
 /// high, n}}, per_class, confusion (with class names when given), and layers [{name, setting,
 /// bytes, bytes_detail {codes, sparsity, scales, zero_points, header}, kept_weights,
@@ -23,6 +25,10 @@ std::string sensitivityJson(const SensitivityTable& t, const std::vector<Layer>&
 /// points [{size_bytes, quality, pareto, metrics, plan: {layer: spec}}].
 std::string frontierJson(const std::vector<FrontierPoint>& points, const std::vector<Layer>& layers,
                          const std::string& metric);
+/// Everything a report shows, for tools: model, data, metric, limits, ready and the checklist,
+/// baseline and plan (as evaluationJson), the export check, presets, frontier, sensitivity and
+/// other models, every point with its size, metrics and plan.
+std::string reportJson(const ReportData& report);
 /// found, message, best (a point as above) and tried.
 std::string budgetJson(const BudgetResult& r, const std::vector<Layer>& layers, const std::string& metric);
 

@@ -2,6 +2,9 @@
 // equals direct evaluations, the export check really re-reads the written file, and every
 // checklist item passes or fails on its stated figures (a NaN weight, a budget too small, a
 // limit too tight each fail their item).
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QtTest>
 
 #include <cmath>
@@ -16,6 +19,7 @@
 #include "io/Exporter.h"
 #include "model/Model.h"
 #include "report/Report.h"
+#include "report/ResultJson.h"
 #include "util/Error.h"
 
 using namespace leger;
@@ -126,6 +130,16 @@ void TestReport::sampleReportMatchesDirectEvaluations()
     QVERIFY2(item(r, "Quality drop").status == CheckItem::Status::NotStated, item(r, "Quality drop").evidence.c_str());
     QVERIFY2(item(r, "Size within").status == CheckItem::Status::NotStated, item(r, "Size within").evidence.c_str());
     QVERIFY(r.ready());
+
+    // The same figures as JSON, for tools.
+    const QJsonObject j = QJsonDocument::fromJson(QByteArray::fromStdString(reportJson(r))).object();
+    QCOMPARE(j["plan"].toObject()["size_bytes"].toInteger(), r.plan.size.total);
+    QCOMPARE(j["baseline"].toObject()["metrics"].toObject()["top1"].toObject()["value"].toDouble(),
+             base.metrics.find("top1")->value);
+    QCOMPARE(j["checklist"].toArray().size(), 5);
+    QCOMPARE(j["presets"].toArray().size(), static_cast<qsizetype>(uniformPresets().size()));
+    QCOMPARE(j["sensitivity"].toObject()["layers"].toArray().size(), static_cast<qsizetype>(r.layers.size()));
+    QCOMPARE(j["ready"].toBool(), true);
 }
 
 void TestReport::statedLimitsDecideTheirItems()

@@ -20,6 +20,7 @@
 #include "charts/TradeoffChart.h"
 #include "compress/Plan.h"
 #include "report/Report.h"
+#include "report/ResultJson.h"
 #include "search/Search.h"
 #include "session/SaveFile.h"
 #include "workbench/MetricInfo.h"
@@ -579,6 +580,11 @@ QString ReportDocument::html(bool forPdf) const
 bool ReportDocument::writeHtml(const QString& path, QString* error) const
 {
     return saveFile(path, html(false).toUtf8(), error);
+}
+
+bool ReportDocument::writeJson(const QString& path, QString* error) const
+{
+    return saveFile(path, QByteArray::fromStdString(reportJson(d_->r)), error);
 }
 
 bool ReportDocument::writePdf(const QString& path, QString* error) const

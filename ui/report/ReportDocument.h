@@ -1,7 +1,7 @@
 #pragma once
 // A built report (core/report/Report.h) as a document a team can hand on: one self-contained
 // HTML file (styles inline, charts as embedded SVG) and a PDF of the same content (Qt's text
-// document printed to a PDF writer, charts as high-resolution images). The charts are the
+// document printed to a PDF writer, charts as high-resolution images), and every figure as JSON. The charts are the
 // workbench's own, drawn offscreen, so the report shows what the app showed. GUI thread only.
 
 #include <QByteArray>
@@ -29,6 +29,8 @@ public:
     /// Written atomically; false with *error naming the file on failure.
     bool writeHtml(const QString& path, QString* error) const;
     bool writePdf(const QString& path, QString* error) const;
+    /// Every figure as JSON (core's reportJson), for tools and spreadsheets.
+    bool writeJson(const QString& path, QString* error) const;
 
 private:
     struct Private;
