@@ -1,0 +1,76 @@
+#pragma once
+// A causal decoder's forward pass over a window of tokens (DESIGN.md "Data flow", language
+// models): the Llama family as Hugging Face's LlamaForCausalLM computes it — RMSNorm, rotary
+// position embeddings (rotate-half convention, theta, linear scaling), grouped-query attention,
+// SwiGLU — with Qwen2's q/k/v biases. Weights are float32 matrices [out, in]; every product is one
+// OpenBLAS SGEMM over the whole window, and the buffers are sized once per window length, so
+// running window after window allocates nothing. GPT-2's blocks are not implemented yet.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "llm/LlmConfig.h"
+#include "model/Tensor.h"
+#include "util/CancelToken.h"
+
+namespace leger {
+
+struct DecoderWeights {
+    struct Block {
+        Tensor attnNorm, q, k, v, o;  // norms [D]; projections [out, in]
+        Tensor qBias, kBias, vBias;   // Qwen2 only (empty otherwise)
+        Tensor mlpNorm, gate, up, down;
+    };
+    Tensor embed;                     // [vocab, D]
+    std::vector<Block> blocks;
+    Tensor finalNorm;                 // [D]
+    Tensor output;                    // [vocab, D]; empty when tied to embed
+};
+
+class Decoder {
+public:
+    /// Checks every weight's shape against the configuration (Error naming `source` and the weight).
+    Decoder(LlmConfig config, DecoderWeights weights, const std::string& source);
+
+    /// A Hugging Face model folder (config.json and model.safetensors or its index), or the
+    /// config.json itself: weights by their Hugging Face names, converted to float32.
+    static Decoder fromHuggingFace(const std::string& path);
+
+    const LlmConfig& config() const { return config_; }
+    const DecoderWeights& weights() const { return weights_; }
+    /// Replaces one weight matrix (by its Hugging Face name, e.g. model.layers.0.mlp.up_proj.weight)
+    /// with another of the same shape: how compressed weights are evaluated.
+    Tensor* weight(const std::string& hfName);
+
+    /// The logits of every position of one window (positions 0..T-1, causal): [T, vocab] into
+    /// `logits`. T must be at most the configuration's context. Throws CancelledError between
+    /// layers when cancelled.
+    void forward(std::span<const std::int32_t> tokens, std::vector<float>& logits, const CancelToken* cancel = nullptr);
+
+private:
+    void ensureBuffers(std::int64_t T);
+
+    LlmConfig config_;
+    DecoderWeights weights_;
+    std::vector<float> invFreq_;
+    // Work buffers, grown to the longest window seen.
+    std::int64_t capacity_ = 0;
+    std::vector<float> x_, h_, q_, k_, v_, att_, scores_, gate_, up_;
+};
+
+/// Perplexity over a token stream the way llama.cpp's perplexity tool measures it: consecutive
+/// windows of nCtx tokens, each evaluated from scratch, scoring only the second half of each
+/// window (every token predicted with at least nCtx/2 tokens of context). With `bos`, each
+/// window's first token is replaced by it, as llama.cpp does when the vocabulary adds one.
+struct PerplexityResult {
+    double perplexity = 0;  // exp(mean negative log-likelihood)
+    double meanNll = 0, stdErr = 0; // nats per token, and its standard error
+    std::int64_t windows = 0, scored = 0;
+};
+PerplexityResult perplexity(Decoder& model, std::span<const std::int32_t> tokens, std::int64_t nCtx,
+                            std::optional<std::int32_t> bos = std::nullopt, const CancelToken* cancel = nullptr);
+
+} // namespace leger
