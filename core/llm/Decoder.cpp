@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 
+#include "io/GgufFile.h"
 #include "io/SafetensorsFile.h"
 #include "util/Error.h"
 
@@ -152,6 +153,72 @@ Decoder Decoder::fromHuggingFace(const std::string& path)
     w.finalNorm = get("model.norm.weight");
     w.output = get("lm_head.weight", !config.tieEmbeddings);
     return Decoder(config, std::move(w), file);
+}
+
+namespace {
+
+/// Undoes llama.cpp's convert permutation of a q or k projection [heads * d, in]: within each
+/// head, GGUF row 2j + r holds Hugging Face row r * d/2 + j (r = 0, 1; j < d/2).
+Tensor unpermuteRows(const Tensor& w, std::int64_t heads)
+{
+    const std::int64_t rows = w.dim(0), cols = w.dim(1), d = rows / heads, half = d / 2;
+    Tensor out(DType::Float32, w.shape());
+    const float* src = w.data<float>();
+    float* dst = out.data<float>();
+    for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t j = 0; j < half; ++j)
+            for (std::int64_t r = 0; r < 2; ++r)
+                std::copy_n(src + (h * d + 2 * j + r) * cols, cols, dst + (h * d + r * half + j) * cols);
+    return out;
+}
+
+} // namespace
+
+Decoder Decoder::fromGguf(const std::string& path)
+{
+    const GgufFile g = GgufFile::open(path);
+    const LlmConfig config = LlmConfig::fromGguf(g, path);
+    if (config.architecture != "llama")
+        throw UnsupportedError(path + ": the GGUF " + config.architecture + " architecture is not implemented yet");
+    auto get = [&](const std::string& name, bool required = true) -> Tensor {
+        const GgufTensorInfo* t = g.tensor(name);
+        if (!t) {
+            if (required)
+                throw Error(path + ": no tensor '" + name + "'");
+            return {};
+        }
+        Tensor f = g.toFloat(*t);
+        if (f.rank() == 2 || f.rank() == 1)
+            return f;
+        throw Error(path + ": tensor '" + name + "' has " + std::to_string(f.rank()) + " dimensions");
+    };
+    DecoderWeights w;
+    w.embed = get("token_embd.weight");
+    for (std::int64_t l = 0; l < config.layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        DecoderWeights::Block b;
+        b.attnNorm = get(p + "attn_norm.weight");
+        b.q = get(p + "attn_q.weight");
+        b.k = get(p + "attn_k.weight");
+        if (b.q.rank() != 2 || b.k.rank() != 2 || b.q.dim(0) != config.heads * config.headDim ||
+            b.k.dim(0) != config.kvHeads * config.headDim)
+            throw Error(path + ": " + p + "attn_q/attn_k do not have the shapes the metadata gives");
+        b.q = unpermuteRows(b.q, config.heads);
+        b.k = unpermuteRows(b.k, config.kvHeads);
+        b.v = get(p + "attn_v.weight");
+        b.o = get(p + "attn_output.weight");
+        b.mlpNorm = get(p + "ffn_norm.weight");
+        b.gate = get(p + "ffn_gate.weight");
+        b.up = get(p + "ffn_up.weight");
+        b.down = get(p + "ffn_down.weight");
+        w.blocks.push_back(std::move(b));
+    }
+    w.finalNorm = get("output_norm.weight");
+    LlmConfig c = config;
+    w.output = get("output.weight", false);
+    if (w.output.empty())
+        c.tieEmbeddings = true; // llama.cpp uses the embedding when a file has no output tensor
+    return Decoder(c, std::move(w), path);
 }
 
 Tensor* Decoder::weight(const std::string& name)

@@ -39,6 +39,11 @@ public:
     /// config.json itself: weights by their Hugging Face names, converted to float32.
     static Decoder fromHuggingFace(const std::string& path);
 
+    /// A GGUF file (llama.cpp's tensor names; any type GgufFile decodes). llama.cpp's converter
+    /// permutes the rows of attn_q and attn_k for its rotary layout (pairs of adjacent
+    /// dimensions); they are put back into Hugging Face's rotate-half order here.
+    static Decoder fromGguf(const std::string& path);
+
     const LlmConfig& config() const { return config_; }
     const DecoderWeights& weights() const { return weights_; }
     /// Replaces one weight matrix (by its Hugging Face name, e.g. model.layers.0.mlp.up_proj.weight)
