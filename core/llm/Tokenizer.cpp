@@ -7,6 +7,7 @@
 #include <functional>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -236,6 +237,10 @@ struct Tokenizer::Impl {
     bool fuseUnk = false;
     bool prefixSpace = false; // byte-level: add_prefix_space; SentencePiece: prepend "▁"
     SpecialTokens special;
+    // SentencePiece: the pairs of neighbouring code points (a << 32 | b) found inside some token.
+    // Where the text has a pair that no token contains, no merge can cross, so the text is cut
+    // there into words that are merged (and cached) on their own with the same result.
+    std::unordered_set<std::uint64_t> innerPairs;
 
     void setTokens(std::vector<std::string> list);
     void addMerge(std::string_view left, std::string_view right, std::int32_t rank);
@@ -322,6 +327,14 @@ void Tokenizer::Impl::finish()
                 byteIds[static_cast<std::size_t>(byte)] = static_cast<std::int32_t>(id);
                 pieces[id] = std::string(1, static_cast<char>(byte));
                 continue;
+            }
+            char32_t previous = kInvalid;
+            for (std::size_t i = 0; i < t.size();) {
+                const CodePoint cp = decodeAt(t, i);
+                if (i > 0)
+                    innerPairs.insert((static_cast<std::uint64_t>(previous) << 32) | cp.c);
+                previous = cp.c;
+                i += cp.len;
             }
             std::string text;
             for (std::size_t i = 0; i < t.size();) {
@@ -459,6 +472,26 @@ const std::string& Tokenizer::tokenText(std::int32_t id) const
     return impl_->tokens[static_cast<std::size_t>(id)];
 }
 
+namespace {
+
+/// Appends the ids of `word`, from `cache` when the word came before in this call.
+void encodeWord(const Tokenizer::Impl& impl, std::string_view word,
+                std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>>& cache, std::vector<std::int32_t>& out)
+{
+    if (const auto it = cache.find(word); it != cache.end()) {
+        const auto [begin, count] = it->second;
+        for (std::size_t k = 0; k < count; ++k)
+            out.push_back(out[begin + k]);
+        return;
+    }
+    const std::size_t begin = out.size();
+    impl.bpe(word, out);
+    if (word.size() <= kMaxCachedWord)
+        cache.emplace(word, std::pair{begin, out.size() - begin});
+}
+
+} // namespace
+
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const
 {
     std::vector<std::int32_t> out;
@@ -477,7 +510,24 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const
             else
                 normalized += ch;
         }
-        impl_->bpe(normalized, out);
+        std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>> cache; // word -> ids in `out`
+        const std::string_view all = normalized;
+        std::size_t start = 0;
+        char32_t previous = kInvalid;
+        for (std::size_t i = 0; i <= all.size();) {
+            const CodePoint cp = i < all.size() ? decodeAt(all, i) : CodePoint{kInvalid, 1};
+            if (i == all.size() || (i > start && !impl_->innerPairs.contains((static_cast<std::uint64_t>(previous) << 32) | cp.c))) {
+                encodeWord(*impl_, all.substr(start, i - start), cache, out);
+                start = i;
+            }
+            previous = cp.c;
+            i += cp.len;
+        }
+        if (impl_->fuseUnk && impl_->special.unk) { // unknowns in neighbouring words fuse too
+            const std::int32_t unk = *impl_->special.unk;
+            out.erase(std::unique(out.begin(), out.end(), [&](std::int32_t a, std::int32_t b) { return a == unk && b == unk; }),
+                      out.end());
+        }
         return out;
     }
     std::string prefixed;
@@ -488,18 +538,8 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const
     // Words repeat a lot in text: cache their ids for the length of this call (a cache kept in
     // the tokenizer would make the const encode unsafe to call from several threads).
     std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>> cache; // word -> ids in `out`
-    for (const std::string_view word : gpt2PreTokenize(text)) {
-        if (const auto it = cache.find(word); it != cache.end()) {
-            const auto [begin, count] = it->second;
-            for (std::size_t k = 0; k < count; ++k)
-                out.push_back(out[begin + k]);
-            continue;
-        }
-        const std::size_t begin = out.size();
-        impl_->bpe(word, out);
-        if (word.size() <= kMaxCachedWord)
-            cache.emplace(word, std::pair{begin, out.size() - begin});
-    }
+    for (const std::string_view word : gpt2PreTokenize(text))
+        encodeWord(*impl_, word, cache, out);
     return out;
 }
 

@@ -9,7 +9,9 @@
 // - SentencePiece-style BPE (Llama 2): spaces become "▁" and one "▁" is prepended; the whole text
 //   is one word of code points merged by rank (merges from tokenizer.json) or, for GGUF "llama"
 //   vocabularies without merges, by the score of the merged token (llama.cpp's rule). Characters
-//   not in the vocabulary fall back to <0xXX> byte tokens (or the unknown token).
+//   not in the vocabulary fall back to <0xXX> byte tokens (or the unknown token). The text is cut
+//   where two neighbouring characters appear together in no token (no merge can cross there), so
+//   the pieces are merged and cached on their own, with the ids of merging the whole text.
 //
 // Sources: GPT-2's vocab.json/encoder.json + merges.txt/vocab.bpe, a Hugging Face tokenizer.json
 // (BPE model with a ByteLevel pre-tokenizer, or with byte_fallback and the Prepend/Replace "▁"
