@@ -643,9 +643,10 @@ Tokenizer Tokenizer::fromGpt2(const std::string& vocabJson, const std::string& m
 
 Tokenizer Tokenizer::fromHuggingFace(const std::string& path) { return fromHuggingFaceJson(readFile(path), path); }
 
-Tokenizer Tokenizer::fromHuggingFaceJson(const std::string& text, const std::string& source)
+namespace {
+
+std::unique_ptr<Tokenizer::Impl> huggingFaceImpl(const Json& j, const std::string& source)
 {
-    const Json j = parseJson(text, source);
     if (!j.is_object())
         fail(source, "expected a JSON object");
     if (!j.contains("model") || !j["model"].is_object())
@@ -657,14 +658,14 @@ Tokenizer Tokenizer::fromHuggingFaceJson(const std::string& text, const std::str
     if (!model.contains("merges") || !model["merges"].is_array())
         fail(source, "model.merges: missing");
 
-    auto impl = std::make_unique<Impl>();
+    auto impl = std::make_unique<Tokenizer::Impl>();
     impl->source = source;
     const Json pre = j.value("pre_tokenizer", Json());
     const Json norm = j.value("normalizer", Json());
     if (pre.is_object() && pre.value("type", "") == "ByteLevel") {
         if (!pre.value("use_regex", true))
             throw UnsupportedError(source + ": pre_tokenizer: ByteLevel without its regex is not supported");
-        impl->kind = Kind::ByteLevelBpe;
+        impl->kind = Tokenizer::Kind::ByteLevelBpe;
         impl->prefixSpace = pre.value("add_prefix_space", false);
     } else if (pre.is_null()) {
         // Llama 2: Sequence[Prepend("▁"), Replace(" ", "▁")].
@@ -679,7 +680,7 @@ Tokenizer Tokenizer::fromHuggingFaceJson(const std::string& text, const std::str
         if (!llama)
             throw UnsupportedError(source + ": normalizer " + norm.dump().substr(0, 200) +
                                    " is not supported (Llama 2's Prepend and Replace of \"\u2581\", or a ByteLevel pre-tokenizer)");
-        impl->kind = Kind::SentencePieceBpe;
+        impl->kind = Tokenizer::Kind::SentencePieceBpe;
         impl->prefixSpace = true;
     } else {
         throw UnsupportedError(source + ": pre_tokenizer " + inQuotes(pre.value("type", pre.dump().substr(0, 100))) +
@@ -762,7 +763,20 @@ Tokenizer Tokenizer::fromHuggingFaceJson(const std::string& text, const std::str
     impl->special.eos = firstOf({"</s>", "<|end_of_text|>", "<|endoftext|>"});
     impl->special.pad = firstOf({"<pad>", "[PAD]", "<|pad|>"});
     impl->finish();
-    return Tokenizer(std::move(impl));
+    return impl;
+}
+
+} // namespace
+
+Tokenizer Tokenizer::fromHuggingFaceJson(const std::string& text, const std::string& source)
+{
+    const Json j = parseJson(text, source);
+    // A value of the wrong JSON type where this reads one throws from nlohmann: name the file.
+    try {
+        return Tokenizer(huggingFaceImpl(j, source));
+    } catch (const Json::exception& e) {
+        fail(source, std::string("unexpected JSON structure (") + e.what() + ")");
+    }
 }
 
 // ---- GGUF ----

@@ -402,6 +402,11 @@ void TestTokenizer::refusesHostileFiles_data()
         j["model"]["merges"][1] = 7;
         Tokenizer::fromHuggingFaceJson(j.dump(), "t.json");
     }) << "t.json: model.merges[1]: expected \"a b\" or [\"a\", \"b\"], got 7";
+    QTest::newRow("wrong JSON type") << std::function<void()>([] {
+        auto j = nlohmann::json::parse(llamaJson(kLlamaExtra, kLlamaMerges, true));
+        j["normalizer"]["normalizers"][0] = 5;
+        Tokenizer::fromHuggingFaceJson(j.dump(), "t.json");
+    }) << "t.json: unexpected JSON structure (";
     QTest::newRow("gguf duplicate token") << std::function<void()>([] {
         GgufBuilder g;
         g.string("tokenizer.ggml.model", "llama");
