@@ -241,6 +241,7 @@ struct Tokenizer::Impl {
     // Where the text has a pair that no token contains, no merge can cross, so the text is cut
     // there into words that are merged (and cached) on their own with the same result.
     std::unordered_set<std::uint64_t> innerPairs;
+    std::vector<std::pair<std::string, std::int32_t>> added; // added tokens' text and ids
 
     void setTokens(std::vector<std::string> list);
     void addMerge(std::string_view left, std::string_view right, std::int32_t rank);
@@ -490,19 +491,18 @@ void encodeWord(const Tokenizer::Impl& impl, std::string_view word,
         cache.emplace(word, std::pair{begin, out.size() - begin});
 }
 
-} // namespace
-
-std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const
+/// The ids of `text`, added tokens read as text.
+std::vector<std::int32_t> encodeText(const Tokenizer::Impl& impl, std::string_view text)
 {
     std::vector<std::int32_t> out;
     out.reserve(text.size() / 3);
-    if (impl_->kind == Kind::SentencePieceBpe) {
+    if (impl.kind == Tokenizer::Kind::SentencePieceBpe) {
         if (text.empty())
             return out;
         // Normalizer: Prepend("▁") + Replace(" ", "▁"); then the whole text is one word.
         std::string normalized;
         normalized.reserve(text.size() + text.size() / 4 + 3);
-        if (impl_->prefixSpace)
+        if (impl.prefixSpace)
             normalized += kSpaceMark;
         for (char ch : text) {
             if (ch == ' ')
@@ -516,22 +516,22 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const
         char32_t previous = kInvalid;
         for (std::size_t i = 0; i <= all.size();) {
             const CodePoint cp = i < all.size() ? decodeAt(all, i) : CodePoint{kInvalid, 1};
-            if (i == all.size() || (i > start && !impl_->innerPairs.contains((static_cast<std::uint64_t>(previous) << 32) | cp.c))) {
-                encodeWord(*impl_, all.substr(start, i - start), cache, out);
+            if (i == all.size() || (i > start && !impl.innerPairs.contains((static_cast<std::uint64_t>(previous) << 32) | cp.c))) {
+                encodeWord(impl, all.substr(start, i - start), cache, out);
                 start = i;
             }
             previous = cp.c;
             i += cp.len;
         }
-        if (impl_->fuseUnk && impl_->special.unk) { // unknowns in neighbouring words fuse too
-            const std::int32_t unk = *impl_->special.unk;
+        if (impl.fuseUnk && impl.special.unk) { // unknowns in neighbouring words fuse too
+            const std::int32_t unk = *impl.special.unk;
             out.erase(std::unique(out.begin(), out.end(), [&](std::int32_t a, std::int32_t b) { return a == unk && b == unk; }),
                       out.end());
         }
         return out;
     }
     std::string prefixed;
-    if (impl_->prefixSpace && !text.empty() && text.front() != ' ') {
+    if (impl.prefixSpace && !text.empty() && text.front() != ' ') {
         prefixed = " " + std::string(text);
         text = prefixed;
     }
@@ -539,8 +539,40 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const
     // the tokenizer would make the const encode unsafe to call from several threads).
     std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>> cache; // word -> ids in `out`
     for (const std::string_view word : gpt2PreTokenize(text))
-        encodeWord(*impl_, word, cache, out);
+        encodeWord(impl, word, cache, out);
     return out;
+}
+
+} // namespace
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, AddedTokens added) const
+{
+    const auto& tokens = impl_->added;
+    if (added == AddedTokens::AsText || tokens.empty())
+        return encodeText(*impl_, text);
+    std::vector<std::int32_t> out;
+    // The next place each added token occurs at or after `pos` (npos: nowhere), found once each.
+    std::vector<std::size_t> next(tokens.size());
+    for (std::size_t k = 0; k < tokens.size(); ++k)
+        next[k] = text.find(tokens[k].first);
+    for (std::size_t pos = 0;;) {
+        std::size_t best = std::string_view::npos, which = 0;
+        for (std::size_t k = 0; k < tokens.size(); ++k) {
+            if (next[k] != std::string_view::npos && next[k] < pos)
+                next[k] = text.find(tokens[k].first, pos);
+            // The earliest, and of those the longest.
+            if (next[k] < best || (next[k] == best && best != std::string_view::npos && tokens[k].first.size() > tokens[which].first.size())) {
+                best = next[k];
+                which = k;
+            }
+        }
+        const std::vector<std::int32_t> piece = encodeText(*impl_, text.substr(pos, best == std::string_view::npos ? text.npos : best - pos));
+        out.insert(out.end(), piece.begin(), piece.end());
+        if (best == std::string_view::npos)
+            return out;
+        out.push_back(tokens[which].second);
+        pos = best + tokens[which].first.size();
+    }
 }
 
 std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const
@@ -633,8 +665,10 @@ Tokenizer Tokenizer::fromGpt2(const std::string& vocabJson, const std::string& m
         impl->addMerge(line.substr(0, space), line.substr(space + 1), rank++);
     }
     impl->source = vocabSource;
-    if (const auto eot = impl->find("<|endoftext|>"))
+    if (const auto eot = impl->find("<|endoftext|>")) {
         impl->special.bos = impl->special.eos = *eot;
+        impl->added.emplace_back("<|endoftext|>", *eot);
+    }
     impl->finish();
     return Tokenizer(std::move(impl));
 }
@@ -712,6 +746,9 @@ std::unique_ptr<Tokenizer::Impl> huggingFaceImpl(const Json& j, const std::strin
             const std::string content = a["content"].get<std::string>();
             if (id < 0 || id >= kMaxVocab)
                 fail(source, "added_tokens: " + inQuotes(content) + " has id " + std::to_string(id));
+            if (content.empty())
+                fail(source, "added_tokens: token " + std::to_string(id) + " is empty");
+            impl->added.emplace_back(content, static_cast<std::int32_t>(id));
             const auto uid = static_cast<std::size_t>(id);
             if (uid < list.size()) {
                 if (list[uid] != content)
@@ -873,10 +910,22 @@ Tokenizer Tokenizer::fromGguf(const GgufFile& file, const std::string& source)
                 fail(source, "tokenizer.ggml.scores[" + std::to_string(i) + "]: expected a float");
             impl->scores.push_back(static_cast<float>(*d));
         }
-        const auto& types = ggufArray(file, source, "tokenizer.ggml.token_type", false);
-        if (!types.empty() && types.size() != impl->tokens.size())
-            fail(source, "tokenizer.ggml.token_type: " + std::to_string(types.size()) + " types for " +
-                             std::to_string(impl->tokens.size()) + " tokens");
+    }
+    // Control (3) and user-defined (4) tokens are the added tokens.
+    const auto& types = ggufArray(file, source, "tokenizer.ggml.token_type", false);
+    if (!types.empty() && types.size() != impl->tokens.size())
+        fail(source, "tokenizer.ggml.token_type: " + std::to_string(types.size()) + " types for " +
+                         std::to_string(impl->tokens.size()) + " tokens");
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        const std::string key = "tokenizer.ggml.token_type[" + std::to_string(i) + "]";
+        std::uint64_t type = 0;
+        try {
+            type = types[i].toUInt(key);
+        } catch (const Error& e) {
+            fail(source, e.what());
+        }
+        if ((type == 3 || type == 4) && !impl->tokens[i].empty())
+            impl->added.emplace_back(impl->tokens[i], static_cast<std::int32_t>(i));
     }
 
     const auto id = [&](const char* key) -> std::optional<std::int32_t> {

@@ -16,8 +16,8 @@
 // Sources: GPT-2's vocab.json/encoder.json + merges.txt/vocab.bpe, a Hugging Face tokenizer.json
 // (BPE model with a ByteLevel pre-tokenizer, or with byte_fallback and the Prepend/Replace "▁"
 // normalizer), and a GGUF file's tokenizer.ggml.* metadata. Malformed files are refused with an
-// Error naming the file and what is wrong. Added tokens are not split out of the input text: an
-// encoded "<s>" is the characters, not the special token; callers add bos/eos themselves.
+// Error naming the file and what is wrong. Added tokens ("<s>", "<|endoftext|>") in the input are
+// plain text unless encode is asked to take them as tokens; bos/eos are the caller's to add.
 
 #include <array>
 #include <cstdint>
@@ -57,9 +57,16 @@ public:
     Tokenizer& operator=(Tokenizer&&) noexcept;
     ~Tokenizer();
 
+    /// How encode reads the text of added tokens (tokenizer.json's added_tokens, GGUF control and
+    /// user-defined tokens, GPT-2's "<|endoftext|>") in its input.
+    enum class AddedTokens {
+        AsText,   // like any other text (gpt-3-encoder, llama-tokenizer-js)
+        AsTokens, // as their ids; the text between is encoded piece by piece, and for SentencePiece
+                  // each piece gets its "▁" (Hugging Face's legacy Llama behaviour)
+    };
     /// The ids of `utf8` without bos/eos. Throws Error only when a character has neither a token,
     /// byte tokens nor an unknown token.
-    std::vector<std::int32_t> encode(std::string_view utf8) const;
+    std::vector<std::int32_t> encode(std::string_view utf8, AddedTokens added = AddedTokens::AsText) const;
     /// The text of `ids`; throws Error "decode: id N out of range".
     std::string decode(const std::vector<std::int32_t>& ids) const;
 

