@@ -723,6 +723,8 @@ std::unique_ptr<Tokenizer::Impl> huggingFaceImpl(const Json& j, const std::strin
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
         if (model.contains(key) && !model[key].is_null() && model[key] != "")
             throw UnsupportedError(source + ": model." + key + " " + model[key].dump().substr(0, 50) + " is not supported");
+    if (model.value("ignore_merges", false))
+        throw UnsupportedError(source + ": model.ignore_merges is not supported (Llama 3's tokenizer)");
     if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0.0)
         throw UnsupportedError(source + ": model.dropout is not supported (it makes encoding random)");
     try {

@@ -65,7 +65,7 @@ public:
                   // each piece gets its "▁" (Hugging Face's legacy Llama behaviour)
     };
     /// The ids of `utf8` without bos/eos. Throws Error only when a character has neither a token,
-    /// byte tokens nor an unknown token.
+    /// byte tokens nor an unknown token. Keeps no state: safe to call from several threads.
     std::vector<std::int32_t> encode(std::string_view utf8, AddedTokens added = AddedTokens::AsText) const;
     /// The text of `ids`; throws Error "decode: id N out of range".
     std::string decode(const std::vector<std::int32_t>& ids) const;
