@@ -311,7 +311,7 @@ void Tokenizer::Impl::finish()
             for (std::size_t i = 0; i < t.size();) {
                 const CodePoint cp = decodeAt(t, i);
                 const auto it = inverse.find(cp.c);
-                // Added tokens ("<|endoftext|>") are plain text; other characters stand for bytes.
+                // Characters outside the table stand for themselves.
                 if (it != inverse.end())
                     bytes += static_cast<char>(it->second);
                 else
@@ -320,6 +320,9 @@ void Tokenizer::Impl::finish()
             }
             pieces[id] = std::move(bytes);
         }
+        // Added tokens decode as the text they are, not through the byte table.
+        for (const auto& [text, id] : added)
+            pieces[static_cast<std::size_t>(id)] = text;
     } else {
         for (std::size_t id = 0; id < tokens.size(); ++id) {
             const std::string& t = tokens[id];

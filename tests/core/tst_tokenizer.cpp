@@ -350,6 +350,14 @@ void TestTokenizer::addedTokensAsTokensOrText()
     const Ids asText = gpt2.encode("<|endoftext|>");
     QCOMPARE(std::count(asText.begin(), asText.end(), 262), 0);
     QCOMPARE(gpt2.decode(asText), std::string("<|endoftext|>"));
+    // An added token with a Latin-1 letter decodes as its text, not as byte 0xE9.
+    auto j = nlohmann::json::parse(R"({"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "merges": []},
+        "added_tokens": [{"id": 256, "content": "<café>", "special": true}]})");
+    j["model"]["vocab"] = nlohmann::json::parse(byteVocab({}));
+    const Tokenizer hf = Tokenizer::fromHuggingFaceJson(j.dump(), "tokenizer.json");
+    QCOMPARE(hf.vocabSize(), 257);
+    QCOMPARE(hf.encode("a<café>", Tokenizer::AddedTokens::AsTokens), (Ids{'a', 256}));
+    QCOMPARE(hf.decode({'a', 256}), std::string("a<café>"));
 }
 
 void TestTokenizer::ggufLlamaMergesByScore_data()
