@@ -9,6 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache dpkg-dev file
   qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-svg-dev
   libeigen3-dev libopenblas-dev libonnx-dev libprotobuf-dev nlohmann-json3-dev zlib1g-dev libstb-dev
+  libicu-dev
   # tests: ONNX's own operator conformance tests, real data, headless GUI and screenshots
   libonnx-testdata dataset-fashion-mnist fonts-dejavu-core xvfb xauth imagemagick
   # packaging checks (ctest label packaging, packaging/test-deb.sh): desktop entry, AppStream

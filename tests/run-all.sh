@@ -13,6 +13,9 @@ packaging/install-deps.sh
 if command -v node >/dev/null && command -v npm >/dev/null; then
   [[ tests/ort/node_modules/.package-lock.json -nt tests/ort/package-lock.json ]] ||
     (cd tests/ort && npm ci --no-audit --no-fund >&2)
+  # The reference tokenizers (label llm), as pinned by tests/llm/package-lock.json.
+  [[ tests/llm/node_modules/.package-lock.json -nt tests/llm/package-lock.json ]] ||
+    (cd tests/llm && npm ci --no-audit --no-fund >&2)
 fi
 jobs=$(nproc)
 # Let ccache reuse objects across checkouts in other folders (CI clones to a new one each time).

