@@ -859,7 +859,8 @@ Tokenizer Tokenizer::fromGguf(const GgufFile& file, const std::string& source)
         impl->kind = Kind::ByteLevelBpe;
         if (const GgufValue* pre = file.find("tokenizer.ggml.pre")) {
             const auto* s = std::get_if<std::string>(&pre->value);
-            if (!s || (*s != "default" && *s != "gpt2"))
+            // "gpt-2" is llama.cpp's name for GPT-2's pre-tokenizer (its convert script writes it).
+            if (!s || (*s != "default" && *s != "gpt-2" && *s != "gpt2"))
                 throw UnsupportedError(source + ": tokenizer.ggml.pre " + (s ? inQuotes(*s) : std::string("(not a string)")) +
                                        " is not supported (GPT-2's pre-tokenizer only)");
         }
