@@ -296,7 +296,7 @@ def forward(p, cfg, ids, interleaved_rope=False):
         return x * cos_i + x2 * sin_i
 
     mask = torch.full((t, t), float("-inf")).triu(1)
-    x = p["model.embed_tokens.weight"][ids]
+    x = F.embedding(ids, p["model.embed_tokens.weight"])   # (indexing would accumulate its gradient in a nondeterministic order)
     for n in range(cfg["num_hidden_layers"]):
         pre = f"model.layers.{n}."
         a = rms_norm(x, p[pre + "input_layernorm.weight"], eps)
