@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "io/GgufFile.h"
+#include "io/SafetensorsFile.h"
 #include "llm/LlmConfig.h"
 #include "util/Error.h"
 
@@ -67,6 +68,7 @@ private slots:
     void realConfigsGiveTheirPublishedSizes();
     void readsLlama3RopeScaling();
     void readsGgufMetadata();
+    void readsTheTinyLlamaTestModel();
     void refusesConfigsThatMakeNoModel_data();
     void refusesConfigsThatMakeNoModel();
 };
@@ -142,6 +144,84 @@ void TestLlmConfig::readsGgufMetadata()
     QCOMPARE(c.bos, hf.bos);
     QVERIFY(c.tieEmbeddings); // no output.weight tensor in this file
     QCOMPARE(c.parameterCount(), hf.parameterCount() - hf.vocabSize * hf.hidden);
+}
+
+// resources/llm (made by train_tiny_llama.py): its config.json and its GGUF's metadata give the same
+// model, whose parameter count is that of the tensors in both files; the GGUF holds the same weights,
+// with the q and k rows permuted as llama.cpp's converter does.
+void TestLlmConfig::readsTheTinyLlamaTestModel()
+{
+    const std::string dir = LEGER_SOURCE_DIR "/resources/llm/";
+    const LlmConfig hf = LlmConfig::fromHuggingFace(dir + "config.json");
+    const GgufFile gguf = GgufFile::open(dir + "tiny-llama-f32.gguf");
+    const LlmConfig gg = LlmConfig::fromGguf(gguf, "tiny-llama-f32.gguf");
+    const SafetensorsFile st = SafetensorsFile::open(dir + "model.safetensors");
+
+    QCOMPARE(hf.architecture, std::string("llama"));
+    QCOMPARE(gg.architecture, hf.architecture);
+    QCOMPARE(gg.vocabSize, hf.vocabSize);
+    QCOMPARE(gg.hidden, hf.hidden);
+    QCOMPARE(gg.intermediate, hf.intermediate);
+    QCOMPARE(gg.layers, hf.layers);
+    QCOMPARE(gg.heads, hf.heads);
+    QCOMPARE(gg.kvHeads, hf.kvHeads);
+    QVERIFY(hf.kvHeads < hf.heads);
+    QCOMPARE(gg.headDim, hf.headDim);
+    QCOMPARE(gg.context, hf.context);
+    QCOMPARE(float(gg.normEps), float(hf.normEps)); // GGUF stores it as float32
+    QCOMPARE(gg.ropeTheta, hf.ropeTheta);
+    QVERIFY(hf.tieEmbeddings);
+    QCOMPARE(gg.tieEmbeddings, hf.tieEmbeddings);
+    QCOMPARE(gg.bos, hf.bos);
+    QCOMPARE(gg.eos, hf.eos);
+    QCOMPARE(hf.parameterCount(), std::int64_t(1'208'592)); // resources/llm/README.md
+    QCOMPARE(gg.parameterCount(), hf.parameterCount());
+
+    std::int64_t stCount = 0, ggCount = 0;
+    for (const SafetensorsTensor& t : st.tensors()) {
+        QCOMPARE(t.dtype, std::string("F32"));
+        std::int64_t n = 1;
+        for (const auto d : t.shape)
+            n *= d;
+        stCount += n;
+    }
+    for (const GgufTensorInfo& t : gguf.tensors()) {
+        QCOMPARE(t.type, GgmlType::F32);
+        ggCount += t.elements();
+    }
+    QCOMPARE(stCount, hf.parameterCount());
+    QCOMPARE(ggCount, hf.parameterCount());
+    QCOMPARE(st.tensors().size(), gguf.tensors().size());
+    QCOMPARE(st.metadata().at("format"), std::string("pt"));
+    const auto* tokens = std::get_if<std::vector<GgufValue>>(&gguf.find("tokenizer.ggml.tokens")->value);
+    QVERIFY(tokens);
+    QCOMPARE(std::int64_t(tokens->size()), hf.vocabSize);
+
+    const auto same = [&](const std::string& hfName, const std::string& ggName) {
+        const SafetensorsTensor* a = st.tensor(hfName);
+        const GgufTensorInfo* b = gguf.tensor(ggName);
+        QVERIFY2(a && b, (hfName + " / " + ggName).c_str());
+        const Tensor x = SafetensorsFile::toFloat(*a), y = gguf.toFloat(*b);
+        QCOMPARE(x.shape(), y.shape());
+        QVERIFY(std::memcmp(x.data<float>(), y.data<float>(), std::size_t(x.size()) * sizeof(float)) == 0);
+    };
+    same("model.embed_tokens.weight", "token_embd.weight");
+    same("model.norm.weight", "output_norm.weight");
+    same("model.layers.3.mlp.down_proj.weight", "blk.3.ffn_down.weight");
+    same("model.layers.0.self_attn.v_proj.weight", "blk.0.attn_v.weight");
+    // q and k: per head of d rows, GGUF row 2i + s is Hugging Face's row s * d/2 + i.
+    for (const auto& [hfName, ggName, heads] : {std::tuple{"model.layers.1.self_attn.q_proj.weight", "blk.1.attn_q.weight", hf.heads},
+                                                std::tuple{"model.layers.1.self_attn.k_proj.weight", "blk.1.attn_k.weight", hf.kvHeads}}) {
+        const Tensor x = SafetensorsFile::toFloat(*st.tensor(hfName)), y = gguf.toFloat(*gguf.tensor(ggName));
+        QCOMPARE(x.shape(), y.shape());
+        QCOMPARE(x.dim(0), heads * hf.headDim);
+        const std::int64_t d = hf.headDim, cols = x.dim(1);
+        for (std::int64_t h = 0; h < heads; ++h)
+            for (std::int64_t i = 0; i < d / 2; ++i)
+                for (std::int64_t s = 0; s < 2; ++s)
+                    QVERIFY(std::memcmp(y.data<float>() + (h * d + 2 * i + s) * cols,
+                                        x.data<float>() + (h * d + s * d / 2 + i) * cols, std::size_t(cols) * sizeof(float)) == 0);
+    }
 }
 
 void TestLlmConfig::refusesConfigsThatMakeNoModel_data()
