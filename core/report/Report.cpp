@@ -251,6 +251,7 @@ ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const
     r.baseline.evaluation = rq.baseline && rq.baseline->complete() ? *rq.baseline
                                                                     : ev.evaluate(r.baseline.settings, cancel);
     r.metric = rq.metric.empty() ? defaultMetric(r.baseline.evaluation) : rq.metric;
+    quality(r.baseline.evaluation, r.metric); // an Error, naming it, when the data cannot give this metric
     r.classes = r.baseline.evaluation.metrics.classes;
 
     stage(rq.planLabel);

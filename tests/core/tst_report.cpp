@@ -228,6 +228,15 @@ void TestReport::badComparedModelNamesTheFile()
     } catch (const Error& e) {
         QVERIFY2(std::string(e.what()).find("no-such-model.onnx") != std::string::npos, e.what());
     }
+    // A metric the data cannot give is an error too (not a missing value read later).
+    rq.compare.clear();
+    rq.metric = "bogus";
+    try {
+        buildReport(rq);
+        QFAIL("an unavailable metric must be an error");
+    } catch (const Error& e) {
+        QVERIFY2(std::string(e.what()).find("'bogus' is not available") != std::string::npos, e.what());
+    }
 }
 
 void TestReport::cancelLeavesNoFile()
