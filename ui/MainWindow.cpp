@@ -604,10 +604,14 @@ void MainWindow::exportReportTo(const QString& htmlPath)
         }
         if (error.isEmpty()) {
             // The charts are drawn here, in the GUI thread.
-            const ReportDocument doc(*r.data);
-            const QString jsonPath = QFileInfo(pdfPath).dir().filePath(QFileInfo(pdfPath).completeBaseName() + ".json");
-            if (doc.writeHtml(htmlPath, &error) && doc.writePdf(pdfPath, &error))
-                doc.writeJson(jsonPath, &error);
+            try {
+                const ReportDocument doc(*r.data);
+                const QString jsonPath = QFileInfo(pdfPath).dir().filePath(QFileInfo(pdfPath).completeBaseName() + ".json");
+                if (doc.writeHtml(htmlPath, &error) && doc.writePdf(pdfPath, &error))
+                    doc.writeJson(jsonPath, &error);
+            } catch (const std::exception& e) {
+                error = QString::fromStdString(e.what());
+            }
         }
         if (!error.isEmpty()) {
             showError(tr("Report failed"), error);

@@ -301,7 +301,8 @@ QString ReportDocument::Private::comparison() const
         // it is both smaller (or equal) and at least as good.
         const MeasuredPlan* best = nullptr;
         for (const MeasuredPlan& p : c.points)
-            if (p.size.total <= r.plan.size.total && (!best || quality(p.evaluation, m) > quality(best->evaluation, m)))
+            if (p.evaluation.metrics.find(m) && p.size.total <= r.plan.size.total &&
+                (!best || quality(p.evaluation, m) > quality(best->evaluation, m)))
                 best = &p;
         QString verdict;
         if (!best) {
