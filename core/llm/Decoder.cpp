@@ -10,6 +10,7 @@
 #include "io/GgufFile.h"
 #include "io/SafetensorsFile.h"
 #include "util/Error.h"
+#include "util/Memory.h"
 
 namespace leger {
 
@@ -119,6 +120,9 @@ Decoder Decoder::fromHuggingFace(const std::string& path)
     namespace fs = std::filesystem;
     const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
     const LlmConfig config = LlmConfig::fromHuggingFace((dir / "config.json").string());
+    config.validate((dir / "config.json").string());
+    // The weights are converted to float32 in memory: refuse a model that cannot fit, before loading it.
+    requireMemory(static_cast<std::uint64_t>(config.parameterCount()) * 4, dir.string() + ": the model as float32");
     const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
     const std::string file = fs::exists(single) ? single.string() : index.string();
     const SafetensorsFile st = SafetensorsFile::open(file);
@@ -178,6 +182,8 @@ Decoder Decoder::fromGguf(const std::string& path)
 {
     const GgufFile g = GgufFile::open(path);
     const LlmConfig config = LlmConfig::fromGguf(g, path);
+    config.validate(path);
+    requireMemory(static_cast<std::uint64_t>(config.parameterCount()) * 4, path + ": the model as float32");
     if (config.architecture != "llama")
         throw UnsupportedError(path + ": the GGUF " + config.architecture + " architecture is not implemented yet");
     auto get = [&](const std::string& name, bool required = true) -> Tensor {

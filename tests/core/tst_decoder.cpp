@@ -10,6 +10,7 @@
 
 #include "llm/Decoder.h"
 #include "util/Error.h"
+#include "util/Memory.h"
 
 using namespace leger;
 
@@ -194,6 +195,7 @@ private slots:
     void windowsAreIndependentAndBuffersReused();
     void perplexityScoresTheSecondHalf();
     void badInputsAreErrors();
+    void modelsLargerThanMemoryAreRefused();
 };
 
 void TestDecoder::forwardMatchesTheFormulas_data()
@@ -297,6 +299,30 @@ void TestDecoder::badInputsAreErrors()
     } catch (const Error& e) {
         QCOMPARE(QString(e.what()), QString("tiny.safetensors: layer 1 up_proj has shape [24, 17], the configuration needs [24, 16]"));
     }
+}
+
+void TestDecoder::modelsLargerThanMemoryAreRefused()
+{
+    // TinyLlama-1.1B's shape as float32 (4.4 GB) against 2 GB available: refused with both figures.
+    LlmConfig c;
+    c.architecture = "llama";
+    c.vocabSize = 32000;
+    c.hidden = 2048;
+    c.intermediate = 5632;
+    c.layers = 22;
+    c.heads = 32;
+    c.kvHeads = 4;
+    c.headDim = 64;
+    c.context = 2048;
+    const std::uint64_t bytes = static_cast<std::uint64_t>(c.parameterCount()) * 4;
+    try {
+        requireMemory(bytes, "tinyllama: the model as float32", 2'000'000'000);
+        QFAIL("a model larger than the memory available must be refused");
+    } catch (const Error& e) {
+        QCOMPARE(QString(e.what()), QString("tinyllama: the model as float32 needs 4.4 GB, more than the 2.0 GB of memory available"));
+    }
+    requireMemory(bytes, "fits", 8'000'000'000); // no error
+    QVERIFY(availableMemoryBytes() > 0);     // read from /proc/meminfo
 }
 
 QTEST_APPLESS_MAIN(TestDecoder)
