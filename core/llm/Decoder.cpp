@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include <cblas.h>
@@ -115,51 +116,52 @@ Decoder::Decoder(LlmConfig config, DecoderWeights weights, const std::string& so
             static_cast<float>(1.0 / std::pow(config_.ropeTheta, static_cast<double>(2 * i) / static_cast<double>(hd)));
 }
 
-Decoder Decoder::fromHuggingFace(const std::string& path)
+namespace {
+
+/// A block's weights by their names in each format (Hugging Face after "model.layers.N.", GGUF after
+/// "blk.N."); biases are optional (Qwen2).
+struct BlockField {
+    Tensor DecoderWeights::Block::*member;
+    const char* hf;
+    const char* gguf;
+    bool required;
+};
+using Block = DecoderWeights::Block;
+constexpr BlockField kBlockFields[] = {
+    {&Block::attnNorm, "input_layernorm.weight", "attn_norm.weight", true},
+    {&Block::q, "self_attn.q_proj.weight", "attn_q.weight", true},
+    {&Block::k, "self_attn.k_proj.weight", "attn_k.weight", true},
+    {&Block::v, "self_attn.v_proj.weight", "attn_v.weight", true},
+    {&Block::o, "self_attn.o_proj.weight", "attn_output.weight", true},
+    {&Block::qBias, "self_attn.q_proj.bias", "attn_q.bias", false},
+    {&Block::kBias, "self_attn.k_proj.bias", "attn_k.bias", false},
+    {&Block::vBias, "self_attn.v_proj.bias", "attn_v.bias", false},
+    {&Block::mlpNorm, "post_attention_layernorm.weight", "ffn_norm.weight", true},
+    {&Block::gate, "mlp.gate_proj.weight", "ffn_gate.weight", true},
+    {&Block::up, "mlp.up_proj.weight", "ffn_up.weight", true},
+    {&Block::down, "mlp.down_proj.weight", "ffn_down.weight", true},
+};
+
+/// The blocks, read through get(name, required) with each format's names.
+using WeightGetter = std::function<Tensor(const std::string& name, bool required)>;
+std::vector<Block> readBlocks(const LlmConfig& config, bool gguf, const WeightGetter& get)
 {
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
-    const LlmConfig config = LlmConfig::fromHuggingFace((dir / "config.json").string());
-    config.validate((dir / "config.json").string());
-    // The weights are converted to float32 in memory: refuse a model that cannot fit, before loading it.
-    requireMemory(static_cast<std::uint64_t>(config.parameterCount()) * 4, dir.string() + ": the model as float32");
-    const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
-    const std::string file = fs::exists(single) ? single.string() : index.string();
-    const SafetensorsFile st = SafetensorsFile::open(file);
-    auto get = [&](const std::string& name, bool required = true) -> Tensor {
-        const SafetensorsTensor* t = st.tensor(name);
-        if (!t) {
-            if (required)
-                throw Error(file + ": no tensor '" + name + "'");
-            return {};
-        }
-        return SafetensorsFile::toFloat(*t);
-    };
-    DecoderWeights w;
-    w.embed = get("model.embed_tokens.weight");
+    std::vector<Block> blocks;
     for (std::int64_t l = 0; l < config.layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        DecoderWeights::Block b;
-        b.attnNorm = get(p + "input_layernorm.weight");
-        b.q = get(p + "self_attn.q_proj.weight");
-        b.k = get(p + "self_attn.k_proj.weight");
-        b.v = get(p + "self_attn.v_proj.weight");
-        b.o = get(p + "self_attn.o_proj.weight");
-        b.qBias = get(p + "self_attn.q_proj.bias", false);
-        b.kBias = get(p + "self_attn.k_proj.bias", false);
-        b.vBias = get(p + "self_attn.v_proj.bias", false);
-        b.mlpNorm = get(p + "post_attention_layernorm.weight");
-        b.gate = get(p + "mlp.gate_proj.weight");
-        b.up = get(p + "mlp.up_proj.weight");
-        b.down = get(p + "mlp.down_proj.weight");
-        w.blocks.push_back(std::move(b));
+        const std::string prefix = (gguf ? "blk." : "model.layers.") + std::to_string(l) + ".";
+        Block b;
+        for (const BlockField& f : kBlockFields)
+            b.*f.member = get(prefix + (gguf ? f.gguf : f.hf), f.required);
+        blocks.push_back(std::move(b));
     }
-    w.finalNorm = get("model.norm.weight");
-    w.output = get("lm_head.weight", !config.tieEmbeddings);
-    return Decoder(config, std::move(w), file);
+    return blocks;
 }
 
-namespace {
+/// The model's memory as float32 is checked before any weight is read.
+void requireFloat32Memory(const LlmConfig& config, const std::string& source)
+{
+    requireMemory(static_cast<std::uint64_t>(config.parameterCount()) * 4, source + ": the model as float32");
+}
 
 /// Undoes llama.cpp's convert permutation of a q or k projection [heads * d, in]: within each
 /// head, GGUF row 2j + r holds Hugging Face row r * d/2 + j (r = 0, 1; j < d/2).
@@ -178,15 +180,40 @@ Tensor unpermuteRows(const Tensor& w, std::int64_t heads)
 
 } // namespace
 
+Decoder Decoder::fromHuggingFace(const std::string& path)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+    const LlmConfig config = LlmConfig::fromHuggingFace((dir / "config.json").string());
+    requireFloat32Memory(config, dir.string());
+    const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
+    const std::string file = fs::exists(single) ? single.string() : index.string();
+    const SafetensorsFile st = SafetensorsFile::open(file);
+    const WeightGetter get = [&](const std::string& name, bool required) -> Tensor {
+        const SafetensorsTensor* t = st.tensor(name);
+        if (!t) {
+            if (required)
+                throw Error(file + ": no tensor '" + name + "'");
+            return {};
+        }
+        return SafetensorsFile::toFloat(*t);
+    };
+    DecoderWeights w;
+    w.embed = get("model.embed_tokens.weight", true);
+    w.blocks = readBlocks(config, false, get);
+    w.finalNorm = get("model.norm.weight", true);
+    w.output = get("lm_head.weight", !config.tieEmbeddings);
+    return Decoder(config, std::move(w), file);
+}
+
 Decoder Decoder::fromGguf(const std::string& path)
 {
     const GgufFile g = GgufFile::open(path);
-    const LlmConfig config = LlmConfig::fromGguf(g, path);
-    config.validate(path);
-    requireMemory(static_cast<std::uint64_t>(config.parameterCount()) * 4, path + ": the model as float32");
+    LlmConfig config = LlmConfig::fromGguf(g, path);
+    requireFloat32Memory(config, path);
     if (config.architecture != "llama")
         throw UnsupportedError(path + ": the GGUF " + config.architecture + " architecture is not implemented yet");
-    auto get = [&](const std::string& name, bool required = true) -> Tensor {
+    const WeightGetter get = [&](const std::string& name, bool required) -> Tensor {
         const GgufTensorInfo* t = g.tensor(name);
         if (!t) {
             if (required)
@@ -199,32 +226,21 @@ Decoder Decoder::fromGguf(const std::string& path)
         throw Error(path + ": tensor '" + name + "' has " + std::to_string(f.rank()) + " dimensions");
     };
     DecoderWeights w;
-    w.embed = get("token_embd.weight");
-    for (std::int64_t l = 0; l < config.layers; ++l) {
-        const std::string p = "blk." + std::to_string(l) + ".";
-        DecoderWeights::Block b;
-        b.attnNorm = get(p + "attn_norm.weight");
-        b.q = get(p + "attn_q.weight");
-        b.k = get(p + "attn_k.weight");
+    w.embed = get("token_embd.weight", true);
+    w.blocks = readBlocks(config, true, get);
+    for (std::size_t l = 0; l < w.blocks.size(); ++l) {
+        Block& b = w.blocks[l];
         if (b.q.rank() != 2 || b.k.rank() != 2 || b.q.dim(0) != config.heads * config.headDim ||
             b.k.dim(0) != config.kvHeads * config.headDim)
-            throw Error(path + ": " + p + "attn_q/attn_k do not have the shapes the metadata gives");
+            throw Error(path + ": blk." + std::to_string(l) + ".attn_q/attn_k do not have the shapes the metadata gives");
         b.q = unpermuteRows(b.q, config.heads);
         b.k = unpermuteRows(b.k, config.kvHeads);
-        b.v = get(p + "attn_v.weight");
-        b.o = get(p + "attn_output.weight");
-        b.mlpNorm = get(p + "ffn_norm.weight");
-        b.gate = get(p + "ffn_gate.weight");
-        b.up = get(p + "ffn_up.weight");
-        b.down = get(p + "ffn_down.weight");
-        w.blocks.push_back(std::move(b));
     }
-    w.finalNorm = get("output_norm.weight");
-    LlmConfig c = config;
+    w.finalNorm = get("output_norm.weight", true);
     w.output = get("output.weight", false);
     if (w.output.empty())
-        c.tieEmbeddings = true; // llama.cpp uses the embedding when a file has no output tensor
-    return Decoder(c, std::move(w), path);
+        config.tieEmbeddings = true; // llama.cpp uses the embedding when a file has no output tensor
+    return Decoder(config, std::move(w), path);
 }
 
 Tensor* Decoder::weight(const std::string& name)
@@ -244,15 +260,12 @@ Tensor* Decoder::weight(const std::string& name)
     } catch (...) {
         return nullptr;
     }
-    if (l < 0 || l >= static_cast<std::int64_t>(weights_.blocks.size()))
+    if (l < 0 || l >= static_cast<std::int64_t>(weights_.blocks.size()) || used >= rest.size() || rest[used] != '.')
         return nullptr;
-    auto& b = weights_.blocks[static_cast<std::size_t>(l)];
-    const std::string field = rest.substr(used);
-    for (auto [n, t] : {std::pair{".self_attn.q_proj.weight", &b.q}, {".self_attn.k_proj.weight", &b.k},
-                        {".self_attn.v_proj.weight", &b.v}, {".self_attn.o_proj.weight", &b.o},
-                        {".mlp.gate_proj.weight", &b.gate}, {".mlp.up_proj.weight", &b.up}, {".mlp.down_proj.weight", &b.down}})
-        if (field == n)
-            return t;
+    Block& b = weights_.blocks[static_cast<std::size_t>(l)];
+    for (const BlockField& f : kBlockFields)
+        if (rest.compare(used + 1, std::string::npos, f.hf) == 0)
+            return (b.*f.member).empty() ? nullptr : &(b.*f.member);
     return nullptr;
 }
 

@@ -180,7 +180,8 @@ void LayerBytesChart::Private::fill(int show)
         setValues(parts[p], values[p]);
     }
     axisY->setCategories(categories);
-    applyNiceScale(axisX, NiceScale::fit(0, std::max(axisMax / unit.divisor, 1e-9), 5));
+    // No layers: an axis of 0..1 rather than ticks of a billionth of a byte.
+    applyNiceScale(axisX, NiceScale::fit(0, axisMax > 0 ? axisMax / unit.divisor : 1.0, 5));
     axisX->setTitleText(unit.divisor == 1 ? QStringLiteral("Bytes in the export")
                                           : QString("Bytes in the export (%1, 1 %1 = %2 bytes)")
                                                 .arg(unit.name, QLocale().toString(static_cast<qlonglong>(unit.divisor))));

@@ -18,16 +18,6 @@
 
 namespace leger::ui {
 
-namespace {
-
-std::optional<ChartPoint> toChart(const MetricInfo& m, const Evaluation& e, std::int64_t bytes, double bpw, int id,
-                                  const QString& label)
-{
-    return m.point(e, bytes, bpw, id, label);
-}
-
-} // namespace
-
 TradeoffPanel::TradeoffPanel(Workbench* workbench, QWidget* parent) : QWidget(parent), workbench_(workbench)
 {
     chart_ = new TradeoffChart(this);
@@ -144,7 +134,7 @@ void TradeoffPanel::updateBaseline()
         return;
     }
     const std::vector<LayerSetting> none(workbench_->layers().size());
-    chart_->setBaseline(toChart(m, *b, workbench_->sizeOf(none), workbench_->bitsPerWeightOf(none), -1,
+    chart_->setBaseline(m.point(*b, workbench_->sizeOf(none), workbench_->bitsPerWeightOf(none), -1,
                                 tr("uncompressed (float32)")));
 }
 
@@ -156,7 +146,7 @@ void TradeoffPanel::updateCurrent()
         chart_->setCurrent(std::nullopt, true);
         return;
     }
-    chart_->setCurrent(toChart(m, *c, workbench_->sizeReport().total, workbench_->sizeReport().bitsPerWeight, -1,
+    chart_->setCurrent(m.point(*c, workbench_->sizeReport().total, workbench_->sizeReport().bitsPerWeight, -1,
                                tr("current plan")),
                        !c->complete());
 }
@@ -166,7 +156,7 @@ void TradeoffPanel::updatePoints()
     const MetricInfo m = MetricInfo::of(workbench_->metric());
     QVector<ChartPoint> trail, frontier, presets;
     for (const PlanPoint& p : workbench_->points()) {
-        auto c = toChart(m, *p.evaluation, p.sizeBytes, p.bitsPerWeight, p.id, p.label);
+        auto c = m.point(*p.evaluation, p.sizeBytes, p.bitsPerWeight, p.id, p.label);
         if (!c)
             continue;
         switch (p.kind) {
