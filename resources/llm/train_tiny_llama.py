@@ -51,9 +51,13 @@ HELDOUT_FIRST_BOOK = "Heb"   # Hebrews .. Revelation are held out (about 3.5 % o
 VOCAB = 2048                 # 256 bytes + 1791 merges + <|endoftext|>
 EOT = "<|endoftext|>"
 
+# Every width is a multiple of QUANT_BLOCK so that each weight matrix's rows (hidden_size or
+# intermediate_size values long) split into whole blocks of every GGUF block format: 32 values for
+# Q8_0/Q4_0/Q4_1/Q5_0/Q5_1, 256 for the K-quants Q2_K .. Q6_K.
+QUANT_BLOCK = 256
 CONFIG = dict(
-    hidden_size=144,
-    intermediate_size=384,
+    hidden_size=256,
+    intermediate_size=768,
     num_hidden_layers=4,
     num_attention_heads=4,
     num_key_value_heads=2,
@@ -62,11 +66,11 @@ CONFIG = dict(
     rope_theta=10000.0,
 )
 
-STEPS = 320
+STEPS = 800
 BATCH = 4
 LR = 3e-3
 WARMUP = 30
-LOG_EVERY = 40
+LOG_EVERY = 80
 WEIGHT_DECAY = 0.1
 
 # --------------------------------------------------------------------------- text
@@ -552,6 +556,7 @@ def main():
           f"({len(train_text) / len(train_ids):.2f} bytes/token), {len(heldout_ids)} held-out tokens", flush=True)
 
     cfg = dict(CONFIG)
+    assert cfg["hidden_size"] % QUANT_BLOCK == 0 and cfg["intermediate_size"] % QUANT_BLOCK == 0
     n_ctx = cfg["max_position_embeddings"]
     gen = torch.Generator().manual_seed(SEED)
     params = init_params(cfg, VOCAB, gen)
@@ -653,6 +658,7 @@ def write_readme(out, config, n_params, curve, train_seconds, total_seconds, ref
              "tokenizer_config.json", "config.json", "model.safetensors", "tiny-llama-f32.gguf", "reference.json",
              "README.md"]
     p = ref["perplexity"]
+    sizes = {f: os.path.getsize(os.path.join(out, f)) for f in files if f != "README.md" and os.path.exists(os.path.join(out, f))}
     lines = [
         "# A small Llama-architecture test model",
         "",
@@ -704,9 +710,11 @@ def write_readme(out, config, n_params, curve, train_seconds, total_seconds, ref
         "| output projection | tied to the token embedding (`tie_word_embeddings`: true) |",
         f"| parameters | {n_params:,} |",
         "",
-        "The size is chosen so that the float32 safetensors and the float32 GGUF together stay under 10 MB",
-        "(about 4.8 MB each). The head size, 36, is unusual (real models use 64 or 128); runtimes that only",
-        "have kernels for common head sizes may refuse it.",
+        f"The widths are chosen for GGUF's block formats: every weight matrix's rows are {config['hidden_size']} (embedding,",
+        f"attention, gate and up projections) or {config['intermediate_size']} (down projection) values long, multiples",
+        f"of {QUANT_BLOCK}, so they split into whole blocks of every format (32 values for Q8_0, Q4_0, Q4_1, Q5_0 and",
+        f"Q5_1, {QUANT_BLOCK} for the K-quants Q2_K .. Q6_K). The head size, {config['head_dim']}, is a common one. The",
+        f"float32 safetensors and GGUF are about {sizes['model.safetensors'] / 1e6:.1f} MB each.",
         "",
         "The script computes the forward pass the way Hugging Face's `LlamaForCausalLM` does (rotate_half",
         "rotary convention, `repeat_kv` for the shared key/value heads, softmax in float32), with its parameter",
@@ -750,7 +758,6 @@ def write_readme(out, config, n_params, curve, train_seconds, total_seconds, ref
         "| file | bytes |",
         "|---|---|",
     ]
-    sizes = {f: os.path.getsize(os.path.join(out, f)) for f in files if f != "README.md" and os.path.exists(os.path.join(out, f))}
     lines += [f"| `{f}` | {n:,} |" for f, n in sizes.items()] + ["| `README.md` | this file |", ""]
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(lines))
