@@ -4,6 +4,7 @@
 // the input dimension). Everything Leger evaluates is dequantize() of this, so what is
 // exported and what was measured are the same numbers.
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -35,8 +36,11 @@ struct CompressedWeight {
     std::vector<std::uint16_t> halves;
     /// Format Float32: the (pruned) weights, row-major (rows, cols).
     std::vector<float> values;
+    /// Block formats (q8_0 .. q6_K): each row's ggml blocks, rows * cols / blockWeights blocks of
+    /// blockBytes each, as GGUF stores the tensor (compress/GgmlQuants.h).
+    std::vector<std::byte> blocks;
     /// Kept weights that were NaN or +-Inf. Format Int excludes them from the ranges and stores
-    /// the code of zero; the float formats keep them as they are (a cast).
+    /// the code of zero (block formats quantize them as 0); the float formats keep them as they are (a cast).
     std::int64_t nonFinite = 0;
 
     bool perTensor() const { return setting.granularity == Granularity::Tensor; }

@@ -1,14 +1,81 @@
 #include "compress/LayerSetting.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <vector>
 
 #include "util/Error.h"
 
 namespace leger {
+
+namespace {
+
+struct BlockFormatInfo {
+    WeightFormat format;
+    const char* name; // ggml's type name
+    int weights, bytes;
+    std::uint32_t ggml; // ggml's type number (io/GgufFile.h GgmlType)
+};
+constexpr BlockFormatInfo kBlockFormats[] = {
+    {WeightFormat::Q8_0, "q8_0", 32, 34, 8},     {WeightFormat::Q4_0, "q4_0", 32, 18, 2},
+    {WeightFormat::Q4_1, "q4_1", 32, 20, 3},     {WeightFormat::Q5_0, "q5_0", 32, 22, 6},
+    {WeightFormat::Q5_1, "q5_1", 32, 24, 7},     {WeightFormat::Q2_K, "q2_K", 256, 84, 10},
+    {WeightFormat::Q3_K, "q3_K", 256, 110, 11},  {WeightFormat::Q4_K, "q4_K", 256, 144, 12},
+    {WeightFormat::Q5_K, "q5_K", 256, 176, 13},  {WeightFormat::Q6_K, "q6_K", 256, 210, 14},
+};
+
+const BlockFormatInfo* blockInfo(WeightFormat f)
+{
+    for (const BlockFormatInfo& b : kBlockFormats)
+        if (b.format == f)
+            return &b;
+    return nullptr;
+}
+
+/// A block format by its name, in any case ("q4_k", "Q4_K").
+std::optional<WeightFormat> blockFormatNamed(const std::string& name)
+{
+    for (const BlockFormatInfo& b : kBlockFormats)
+        if (name.size() == std::strlen(b.name) &&
+            std::equal(name.begin(), name.end(), b.name, [](char a, char c) {
+                           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(c));
+                       }))
+            return b.format;
+    return std::nullopt;
+}
+
+} // namespace
+
+int blockWeights(WeightFormat f)
+{
+    const BlockFormatInfo* b = blockInfo(f);
+    return b ? b->weights : 1;
+}
+
+int blockBytes(WeightFormat f)
+{
+    const BlockFormatInfo* b = blockInfo(f);
+    return b ? b->bytes : 0;
+}
+
+std::uint32_t ggmlTypeNumber(WeightFormat f)
+{
+    switch (f) {
+    case WeightFormat::Float32: return 0;
+    case WeightFormat::Float16: return 1;
+    case WeightFormat::BFloat16: return 30;
+    default: break;
+    }
+    const BlockFormatInfo* b = blockInfo(f);
+    if (!b)
+        throw Error(std::string("format ") + toString(f) + " has no GGUF type");
+    return b->ggml;
+}
 
 bool LayerSetting::operator==(const LayerSetting& o) const
 {
@@ -55,7 +122,7 @@ LayerSetting parseSettingSpec(const std::string& spec)
 {
     auto fail = [&](const std::string& why) -> LayerSetting {
         throw Error("setting '" + spec + "': " + why +
-                    " (expected e.g. int8, int4-g32-asym-mse, float16, int8-2:4, int8-s50, int8-c25)");
+                    " (expected e.g. int8, int4-g32-asym-mse, float16, int8-2:4, int8-s50, int8-c25, q4_K)");
     };
     std::vector<std::string> parts;
     std::size_t start = 0;
@@ -81,6 +148,8 @@ LayerSetting parseSettingSpec(const std::string& spec)
         s.format = WeightFormat::Float16;
     else if (f == "bfloat16" || f == "bf16")
         s.format = WeightFormat::BFloat16;
+    else if (const auto block = blockFormatNamed(f))
+        s.format = *block;
     else if (f.rfind("int", 0) == 0) {
         s.format = WeightFormat::Int;
         s.bits = number(f.substr(3), "bits");
@@ -114,7 +183,7 @@ LayerSetting parseSettingSpec(const std::string& spec)
             s.sparsity = pct / 100.0;
             s.pattern = p[0] == 's' ? SparsityPattern::Unstructured : SparsityPattern::Channel;
         } else {
-            fail("unknown modifier '" + p + "'" + (isInt ? "" : " for a float format"));
+            fail("unknown modifier '" + p + "'" + (isInt ? "" : isBlockFormat(s.format) ? " for a block format" : " for a float format"));
         }
     }
     return s;
@@ -150,8 +219,10 @@ const char* toString(WeightFormat f)
     case WeightFormat::Float16: return "float16";
     case WeightFormat::BFloat16: return "bfloat16";
     case WeightFormat::Int: return "int";
+    default: break;
     }
-    return "?";
+    const BlockFormatInfo* b = blockInfo(f);
+    return b ? b->name : "?";
 }
 
 const char* toString(Granularity g)

@@ -65,9 +65,7 @@ LayerOverride parseOverride(const Json& obj, const std::string& where)
     for (const auto& [key, v] : obj.items()) {
         const std::string at = where + "." + key;
         if (key == "format") {
-            static constexpr WeightFormat all[] = {WeightFormat::Float32, WeightFormat::Float16, WeightFormat::BFloat16,
-                                                   WeightFormat::Int};
-            o.format = parseEnum(v, at, all);
+            o.format = parseEnum(v, at, kAllWeightFormats);
         } else if (key == "granularity") {
             static constexpr Granularity all[] = {Granularity::Tensor, Granularity::Channel, Granularity::Group};
             o.granularity = parseEnum(v, at, all);
@@ -160,7 +158,9 @@ void validateSetting(const LayerSetting& s, const std::string& where)
         fail(where + ".group_size", std::to_string(s.groupSize) + " is not one of 32, 64, 128");
     if (!(s.sparsity >= 0.0 && s.sparsity < 1.0))
         fail(where + ".sparsity", Json(s.sparsity).dump() + " is outside [0, 1)");
-    if (static_cast<int>(s.format) > static_cast<int>(WeightFormat::Int) ||
+    if (isBlockFormat(s.format) && s.pruned())
+        fail(where, std::string(toString(s.format)) + " is a GGUF block format, which stores every weight: it cannot be pruned");
+    if (static_cast<int>(s.format) > static_cast<int>(WeightFormat::Q6_K) ||
         static_cast<int>(s.granularity) > static_cast<int>(Granularity::Group) ||
         static_cast<int>(s.clip) > static_cast<int>(Clipping::Mse) ||
         static_cast<int>(s.pattern) > static_cast<int>(SparsityPattern::Channel))
@@ -214,6 +214,10 @@ Plan Plan::fromJson(std::string_view json, const std::string& source)
             fail(source + ": " + key, "unknown key (expected \"default\" or \"layers\")");
         }
     }
+    // Combinations no setting can take (a pruned block format) are refused here, not when resolved.
+    validateSetting(plan.default_, source + ": default");
+    for (const Entry& e : plan.entries_)
+        validateSetting(e.fields.applyTo(plan.default_), source + ": layers." + quoted(e.key));
     return plan;
 }
 

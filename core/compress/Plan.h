@@ -7,7 +7,8 @@
 //                "clip": "minmax", "sparsity": 0.0, "pattern": "unstructured"},
 //    "layers":  {"conv1*": {"bits": 4, "granularity": "group", "group_size": 32}}}
 //
-// Keys of a setting: format (float32 float16 bfloat16 int), bits (2..8), granularity (tensor
+// Keys of a setting: format (float32 float16 bfloat16 int, or a GGUF block format q8_0 q4_0 q4_1
+// q5_0 q5_1 q2_K q3_K q4_K q5_K q6_K), bits (2..8), granularity (tensor
 // channel group), group_size (32 64 128), symmetric (bool), clip (minmax mse), sparsity (a
 // number in [0, 1)), pattern (unstructured 2:4 4:8 channel). Every key is optional; an
 // override's keys replace the default's. A missing "default" means float32 (uncompressed).

@@ -22,6 +22,8 @@
 
 #include "model/Half.h"
 #include "compress/CompressIsa.h"
+#include "compress/GgmlQuants.h"
+#include "io/GgufFile.h"
 #include "util/Error.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -81,8 +83,15 @@ Params asymParams(float lo, float hi, int levels)
 
 double sumLanes(const double* l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
 
-void checkSetting(const LayerSetting& s)
+void checkSetting(const LayerSetting& s, std::int64_t cols, std::span<const std::uint64_t> keep)
 {
+    if (isBlockFormat(s.format)) {
+        if (cols % blockWeights(s.format) != 0)
+            throw Error(std::string("quantizer: ") + toString(s.format) + " needs rows of a multiple of " +
+                        std::to_string(blockWeights(s.format)) + " weights; this layer's rows have " + std::to_string(cols));
+        if (!keep.empty() || s.pruned())
+            throw Error(std::string("quantizer: ") + toString(s.format) + " is a GGUF block format: it cannot be pruned");
+    }
     if (s.format == WeightFormat::Int && (s.bits < 2 || s.bits > 8))
         throw Error("quantizer: bits must be in 2..8, got " + std::to_string(s.bits));
     if (s.format == WeightFormat::Int && s.granularity == Granularity::Group && s.groupSize <= 0)
@@ -99,7 +108,7 @@ bool keptBit(std::span<const std::uint64_t> keep, I64 i)
 void setHeader(CompressedWeight& c, std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
                const LayerSetting& s)
 {
-    checkSetting(s);
+    checkSetting(s, cols, keep);
     if (!keep.empty() && static_cast<I64>(keep.size()) != (rows * cols + 63) / 64)
         throw Error("quantizer: keep mask has " + std::to_string(keep.size()) + " words, expected " +
                     std::to_string((rows * cols + 63) / 64));
@@ -126,7 +135,13 @@ void setHeader(CompressedWeight& c, std::int64_t rows, std::int64_t cols, std::s
         c.halves.clear();
     if (s.format != WeightFormat::Float32)
         c.values.clear();
+    if (isBlockFormat(s.format))
+        c.blocks.resize(static_cast<std::size_t>(rows * (cols / blockWeights(s.format)) * blockBytes(s.format)));
+    else
+        c.blocks.clear();
 }
+
+
 
 CompressedWeight makeHeader(std::int64_t rows, std::int64_t cols, std::span<const std::uint64_t> keep,
                             const LayerSetting& s)
@@ -408,6 +423,44 @@ std::int64_t Quantizer::groupSizeFor(const LayerSetting& s, std::int64_t rows, s
     return cols;
 }
 
+namespace {
+
+GgmlType ggmlOf(WeightFormat f) { return static_cast<GgmlType>(ggmlTypeNumber(f)); }
+
+/// Block formats: ggml's quantizer row by row (NaN/Inf quantized as 0 and counted), and each
+/// row dequantized while it is in cache when asked.
+void quantizeBlockRows(const float* w, CompressedWeight& c, float* dequantized)
+{
+    const GgmlType type = ggmlOf(c.setting.format);
+    const std::int64_t rowBytes = c.cols / blockWeights(c.setting.format) * blockBytes(c.setting.format);
+    std::vector<float> clean;
+    for (std::int64_t r = 0; r < c.rows; ++r) {
+        const float* row = w + r * c.cols;
+        const std::int64_t bad = countNonFinite(row, c.cols);
+        if (bad > 0) {
+            clean.assign(row, row + c.cols);
+            for (float& v : clean)
+                v = std::isfinite(v) ? v : 0.0f;
+            row = clean.data();
+            c.nonFinite += bad;
+        }
+        std::byte* out = c.blocks.data() + r * rowBytes;
+        quantizeGgmlRow(type, row, c.cols, out);
+        if (dequantized)
+            dequantizeGgmlRow(type, out, c.cols, dequantized + r * c.cols);
+    }
+}
+
+void dequantizeBlockRows(const CompressedWeight& c, float* out)
+{
+    const GgmlType type = ggmlOf(c.setting.format);
+    const std::int64_t rowBytes = c.cols / blockWeights(c.setting.format) * blockBytes(c.setting.format);
+    for (std::int64_t r = 0; r < c.rows; ++r)
+        dequantizeGgmlRow(type, c.blocks.data() + r * rowBytes, c.cols, out + r * c.cols);
+}
+
+} // namespace
+
 // ---- reference -----------------------------------------------------------------------------------
 
 CompressedWeight Quantizer::quantizeReference(const float* w, std::int64_t rows, std::int64_t cols,
@@ -418,6 +471,11 @@ CompressedWeight Quantizer::quantizeReference(const float* w, std::int64_t rows,
     for (I64 i = 0; i < n; ++i)
         c.nonFinite += keptBit(keep, i) && !std::isfinite(w[i]);
 
+    if (isBlockFormat(s.format)) { // ggml's reference quantizer is the reference
+        c.nonFinite = 0;
+        quantizeBlockRows(w, c, nullptr);
+        return c;
+    }
     if (s.format == WeightFormat::Float32) {
         c.values.resize(static_cast<std::size_t>(n));
         for (I64 i = 0; i < n; ++i)
@@ -483,6 +541,10 @@ void Quantizer::dequantizeReference(const CompressedWeight& c, float* out)
 {
     const I64 n = c.rows * c.cols;
     const LayerSetting& s = c.setting;
+    if (isBlockFormat(s.format)) {
+        dequantizeBlockRows(c, out);
+        return;
+    }
     for (I64 i = 0; i < n; ++i) {
         const std::size_t u = static_cast<std::size_t>(i);
         float v = 0.0f;
@@ -497,6 +559,7 @@ void Quantizer::dequantizeReference(const CompressedWeight& c, float* out)
             v = static_cast<float>(code - zp) * c.scales[k];
             break;
         }
+        default: break; // block formats: above
         }
         out[i] = c.kept(i) ? v : 0.0f;
     }
@@ -522,6 +585,10 @@ void Quantizer::quantizeInto(const float* w, std::int64_t rows, std::int64_t col
         return;
     const std::size_t un = static_cast<std::size_t>(n);
 
+    if (isBlockFormat(s.format)) {
+        quantizeBlockRows(w, c, dequantized);
+        return;
+    }
     if (s.format != WeightFormat::Int) {
         const float* src = w;
         std::vector<float> e;
@@ -672,6 +739,7 @@ void Quantizer::dequantize(const CompressedWeight& c, float* out)
             out[i] = BFloat16{c.halves[static_cast<std::size_t>(i)]}.toFloat();
         return;
     case WeightFormat::Int: break;
+    default: dequantizeBlockRows(c, out); return;
     }
     const bool tensor = c.perTensor();
     const I64 segLen = tensor ? n : c.cols, segments = tensor ? 1 : c.rows;

@@ -39,6 +39,9 @@ LayerBytes layerPayloadBytes(const LayerSetting& s, std::int64_t rows, std::int6
         b.zeroPoints = s.symmetric ? 0 : scales;
         break;
     }
+    default: // a block format: ggml's blocks, scales inside (never pruned)
+        b.codes = rows * (cols / blockWeights(s.format)) * blockBytes(s.format);
+        break;
     }
     if (isNM(s.pattern)) {
         const std::int64_t indexBits = s.pattern == SparsityPattern::N2M4 ? 2 : 3; // log2(M)

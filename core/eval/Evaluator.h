@@ -14,6 +14,7 @@
 #include "compress/LayerSetting.h"
 #include "data/Preprocessing.h"
 #include "eval/Metrics.h"
+#include "eval/PlanEvaluator.h"
 #include "model/Layer.h"
 #include "util/CancelToken.h"
 
@@ -22,24 +23,7 @@ namespace leger {
 class Dataset;
 class Model;
 
-/// Per-layer result of applying a setting.
-struct LayerStats {
-    double weightSqnrDb = 0.0; // +inf when the weight is unchanged
-    std::int64_t nonFinite = 0; // NaN/Inf weights in the original
-};
-
-/// The result for one plan (complete, or partial while it refines).
-struct Evaluation {
-    std::vector<LayerSetting> settings;
-    Metrics metrics;
-    std::vector<LayerStats> layers;
-    std::int64_t samples = 0, total = 0; // evaluated so far, of
-    bool complete() const { return samples == total; }
-    double seconds = 0.0;                // wall time so far
-    std::int64_t stepsRun = 0;           // nodes run, over all chunks (how much the cache saved)
-};
-
-class Evaluator {
+class Evaluator : public PlanEvaluator {
 public:
     struct Options {
         std::int64_t limit = -1;                         // evaluate the first N samples (all: -1)
@@ -58,19 +42,17 @@ public:
     Evaluator(const Evaluator&) = delete;
     Evaluator& operator=(const Evaluator&) = delete;
 
-    const std::vector<Layer>& layers() const { return layers_; }
-    std::int64_t sampleCount() const { return total_; }
+    const std::vector<Layer>& layers() const override { return layers_; }
+    std::int64_t sampleCount() const override { return total_; }
     /// Samples per chunk (fixed for the Evaluator's life, so every run splits the data alike).
-    std::int64_t chunkSize() const { return chunk_; }
+    std::int64_t chunkSize() const override { return chunk_; }
 
-    /// Called after each chunk with the partial result (in the calling thread).
-    using Progress = std::function<void(const Evaluation&)>;
     /// Evaluates a plan (one setting per layer, in layers() order) on the model's first float32
     /// output that carries the batch. Throws CancelledError when
     /// cancelled. The uncompressed model's outputs (for agreement, flips, KL) are computed on
     /// the first call and kept.
     Evaluation evaluate(const std::vector<LayerSetting>& plan, const CancelToken* cancel = nullptr,
-                        const Progress& progress = {});
+                        const Progress& progress = {}) override;
 
     /// Another model with the same input and output (the export of a plan, read back) run on
     /// the same samples, compared with this model's uncompressed outputs and the labels: its

@@ -128,6 +128,7 @@ GgufValue readValue(Cursor& c, std::uint32_t rawType, const std::string& field, 
         for (std::uint64_t i = 0; i < n; ++i)
             items.push_back(readValue(c, elemType, field + "[" + std::to_string(i) + "]", depth + 1));
         v.value = std::move(items);
+        v.elementType = static_cast<GgufValue::Type>(elemType);
         break;
     }
     }

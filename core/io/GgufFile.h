@@ -49,6 +49,7 @@ struct GgufValue {
         U64 = 10, I64 = 11, F64 = 12,
     };
     Type type = Type::U8;
+    Type elementType = Type::U8; // arrays: the type of their elements (kept for empty arrays too)
     // Integers and bools as int64/uint64, floats as double, strings, arrays.
     std::variant<std::uint64_t, std::int64_t, double, std::string, std::vector<GgufValue>> value;
 

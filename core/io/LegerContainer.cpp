@@ -129,6 +129,10 @@ void writeLayerRecord(std::string& out, const Layer& l, const Tensor& tensor, co
     const std::string where = file + ": layer '" + l.name + "'";
     const LayerSetting& s = cw.setting;
     validateSetting(s, where + ": setting");
+    if (isBlockFormat(s.format))
+        throw UnsupportedError(where + ": " + toString(s.format) +
+                               " is a GGUF block format, which the .leger container does not store (language models "
+                               "export it as GGUF)");
     if (cw.rows != l.rows || cw.cols != l.cols)
         throw Error(where + ": the compressed weight is (" + std::to_string(cw.rows) + ", " + std::to_string(cw.cols) +
                     "), the layer is (" + std::to_string(l.rows) + ", " + std::to_string(l.cols) + ")");
@@ -289,6 +293,7 @@ void writeLayerRecord(std::string& out, const Layer& l, const Tensor& tensor, co
                 throw Error(where + ": pruned weight " + std::to_string(i) + " is not +0");
         }
         break;
+    default: break; // block formats: refused above
     }
     if (static_cast<std::int64_t>(out.size() - start) != sizes.payload() + LegerContainer::layerRecordHeaderBytes(l.name, l.shape.size()))
         throw Error(where + ": internal error: record size differs from SizeReport's");
@@ -651,6 +656,7 @@ LayerRecord readLayerRecord(ByteReader& r, std::int64_t fileSize)
             }
         break;
     }
+    default: r.fail("unknown format"); // not reached: the header's format is checked
     }
     if (!hasKeep) {
         if (kept != n)
@@ -675,6 +681,7 @@ float dequantized(const CompressedWeight& cw, std::int64_t r, std::int64_t c)
             return static_cast<float>(static_cast<std::int8_t>(cw.codes[i])) * scale;
         return static_cast<float>(static_cast<int>(cw.codes[i]) - static_cast<int>(cw.zeroPoints[g])) * scale;
     }
+    default: break; // block formats are not stored in containers
     }
     return 0.0f;
 }

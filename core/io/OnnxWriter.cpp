@@ -826,6 +826,9 @@ void checkWeight(const Layer& layer, const CompressedWeight& cw, const TP& orig,
         if (cw.values.size() != n)
             throw Error(w + ": has " + std::to_string(cw.values.size()) + " values, needs " + std::to_string(n));
         break;
+    default:
+        throw UnsupportedError(w + ": " + toString(cw.setting.format) +
+                               " is a GGUF block format, which ONNX has no operator for (language models export it as GGUF)");
     }
 }
 
@@ -943,6 +946,7 @@ std::vector<std::string> OnnxWriter::exportQdqOnnx(const std::string& sourceMode
                 b.cast(orig.data_type());
             break;
         }
+        default: break; // block formats: refused by checkWeight
         }
         b.finish(front);
     }

@@ -269,6 +269,28 @@ Tensor* Decoder::weight(const std::string& name)
     return nullptr;
 }
 
+std::vector<Decoder::NamedWeight> Decoder::namedWeights()
+{
+    std::vector<NamedWeight> out;
+    out.push_back({"model.embed_tokens.weight", "token_embd.weight", &weights_.embed, true, 0});
+    for (std::size_t l = 0; l < weights_.blocks.size(); ++l) {
+        Block& b = weights_.blocks[l];
+        const std::string hf = "model.layers." + std::to_string(l) + ".", gguf = "blk." + std::to_string(l) + ".";
+        for (const BlockField& f : kBlockFields) {
+            Tensor& t = b.*f.member;
+            if (t.empty())
+                continue;
+            const bool q = f.member == &Block::q, k = f.member == &Block::k;
+            out.push_back({hf + f.hf, gguf + f.gguf, &t, t.rank() == 2,
+                           q ? config_.heads : k ? config_.kvHeads : 0});
+        }
+    }
+    out.push_back({"model.norm.weight", "output_norm.weight", &weights_.finalNorm, false, 0});
+    if (!weights_.output.empty())
+        out.push_back({"lm_head.weight", "output.weight", &weights_.output, true, 0});
+    return out;
+}
+
 void Decoder::ensureBuffers(std::int64_t T)
 {
     if (T <= capacity_)

@@ -46,6 +46,16 @@ public:
 
     const LlmConfig& config() const { return config_; }
     const DecoderWeights& weights() const { return weights_; }
+    /// Every weight the decoder holds, with its Hugging Face and llama.cpp (GGUF) names, in the
+    /// order llama.cpp's files list them: embedding, each block, final norm, output (untied).
+    struct NamedWeight {
+        std::string hf, gguf;
+        Tensor* tensor;
+        bool matrix;        // a projection or the embedding (norms and biases are not)
+        std::int64_t ropeHeads; // q/k projections: their heads (GGUF permutes their rows); else 0
+    };
+    std::vector<NamedWeight> namedWeights();
+
     /// Replaces one weight matrix (by its Hugging Face name, e.g. model.layers.0.mlp.up_proj.weight)
     /// with another of the same shape: how compressed weights are evaluated.
     Tensor* weight(const std::string& hfName);

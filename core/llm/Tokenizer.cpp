@@ -467,6 +467,28 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Kind Tokenizer::kind() const { return impl_->kind; }
 std::int32_t Tokenizer::vocabSize() const { return static_cast<std::int32_t>(impl_->tokens.size()); }
 const SpecialTokens& Tokenizer::special() const { return impl_->special; }
+
+std::vector<std::string> Tokenizer::merges() const
+{
+    if (impl_->mergeByScore)
+        return {};
+    std::vector<std::pair<std::int32_t, std::uint64_t>> byRank;
+    byRank.reserve(impl_->merges.size());
+    for (const auto& [pair, m] : impl_->merges)
+        byRank.emplace_back(m.rank, pair);
+    std::sort(byRank.begin(), byRank.end());
+    std::vector<std::string> out;
+    out.reserve(byRank.size());
+    for (const auto& [rank, pair] : byRank)
+        out.push_back(impl_->tokens[static_cast<std::size_t>(pair >> 32)] + " " +
+                      impl_->tokens[static_cast<std::size_t>(pair & 0xffffffffu)]);
+    return out;
+}
+
+bool Tokenizer::isAdded(std::int32_t id) const
+{
+    return std::any_of(impl_->added.begin(), impl_->added.end(), [&](const auto& a) { return a.second == id; });
+}
 std::optional<std::int32_t> Tokenizer::tokenId(std::string_view token) const { return impl_->find(token); }
 
 const std::string& Tokenizer::tokenText(std::int32_t id) const

@@ -77,6 +77,11 @@ public:
     std::optional<std::int32_t> tokenId(std::string_view token) const;
     /// A token's text as the vocabulary spells it; throws Error when out of range.
     const std::string& tokenText(std::int32_t id) const;
+    /// The merges in rank order, each as "left right" in the vocabulary's spelling (what GGUF's
+    /// tokenizer.ggml.merges and merges.txt hold); empty for vocabularies merged by score.
+    std::vector<std::string> merges() const;
+    /// Whether id is an added token (tokenizer.json's added_tokens, GPT-2's "<|endoftext|>").
+    bool isAdded(std::int32_t id) const;
 
     struct Impl;
 

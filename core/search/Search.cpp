@@ -14,7 +14,7 @@ double quality(const Evaluation& e, const std::string& metric)
     const Interval* v = e.metrics.find(metric);
     if (!v)
         throw Error("metric '" + metric + "' is not available for this model and data");
-    if (metric == "kl")
+    if (metric == "kl" || metric == "perplexity" || metric == "nll") // lower is better
         return -v->value;
     if (metric == "sqnr_db")
         return std::isnan(v->value) ? -100.0 : std::clamp(v->value, -100.0, 100.0);
@@ -23,13 +23,13 @@ double quality(const Evaluation& e, const std::string& metric)
 
 std::string defaultMetric(const Evaluation& baseline)
 {
-    for (const char* m : {"top1", "agreement", "sqnr_db"})
+    for (const char* m : {"perplexity", "top1", "agreement", "sqnr_db"})
         if (baseline.metrics.find(m))
             return m;
     throw Error("the model's output gives no metric to search on");
 }
 
-SensitivityTable sensitivityScan(Evaluator& evaluator, const std::vector<LayerSetting>& settings,
+SensitivityTable sensitivityScan(PlanEvaluator& evaluator, const std::vector<LayerSetting>& settings,
                                  const std::string& metric, const CancelToken* cancel, const SearchProgress& progress)
 {
     const std::size_t L = evaluator.layers().size();
@@ -134,7 +134,7 @@ Path greedyPath(const SensitivityTable& t, const SizeFunction& size)
     return p;
 }
 
-FrontierPoint measure(Evaluator& ev, const SensitivityTable& t, const Path& p, std::size_t idx, const SizeFunction& size,
+FrontierPoint measure(PlanEvaluator& ev, const SensitivityTable& t, const Path& p, std::size_t idx, const SizeFunction& size,
                       const CancelToken* cancel)
 {
     FrontierPoint f;
@@ -158,7 +158,7 @@ void markPareto(std::vector<FrontierPoint>& pts)
 
 } // namespace
 
-std::vector<FrontierPoint> frontierSweep(Evaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
+std::vector<FrontierPoint> frontierSweep(PlanEvaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
                                          int points, const CancelToken* cancel, const SearchProgress& progress)
 {
     const Path path = greedyPath(table, size);
@@ -200,7 +200,7 @@ std::vector<FrontierPoint> frontierSweep(Evaluator& evaluator, const Sensitivity
     return out;
 }
 
-BudgetResult fitMaxDrop(Evaluator& evaluator, const SensitivityTable& table, const SizeFunction& size, double maxDrop,
+BudgetResult fitMaxDrop(PlanEvaluator& evaluator, const SensitivityTable& table, const SizeFunction& size, double maxDrop,
                         const CancelToken* cancel, const SearchProgress& progress)
 {
     const Path path = greedyPath(table, size);
@@ -251,7 +251,7 @@ BudgetResult fitMaxDrop(Evaluator& evaluator, const SensitivityTable& table, con
     return r;
 }
 
-BudgetResult fitBudget(Evaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
+BudgetResult fitBudget(PlanEvaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
                        std::int64_t budgetBytes, const CancelToken* cancel, const SearchProgress& progress)
 {
     const Path path = greedyPath(table, size);

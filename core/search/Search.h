@@ -8,15 +8,17 @@
 #include <vector>
 
 #include "compress/LayerSetting.h"
-#include "eval/Evaluator.h"
+#include "eval/PlanEvaluator.h"
 
 namespace leger {
 
 /// Quality of an evaluation on one scale where higher is better: the named metric's value
-/// ("top1", "agreement", "sqnr_db" (capped at 100 dB), or "kl" negated).
+/// ("top1", "agreement", "sqnr_db" (capped at 100 dB)), or its negation for the metrics where
+/// lower is better ("kl", and for language models "perplexity" and "nll"): a drop in
+/// perplexity is its increase.
 double quality(const Evaluation& e, const std::string& metric);
-/// The metric a search optimises by default: top1 with labels, else agreement for
-/// classifiers, else sqnr_db.
+/// The metric a search optimises by default: perplexity for language models, top1 with
+/// labels, else agreement for classifiers, else sqnr_db.
 std::string defaultMetric(const Evaluation& baseline);
 
 /// Exact size in bytes of a plan (from SizeReport), given to the searches.
@@ -36,7 +38,7 @@ struct SensitivityTable {
 
 /// Each layer alone at each setting (layers × settings evaluations, reusing the activation
 /// cache so that each re-runs only the nodes from its layer on).
-SensitivityTable sensitivityScan(Evaluator& evaluator, const std::vector<LayerSetting>& settings,
+SensitivityTable sensitivityScan(PlanEvaluator& evaluator, const std::vector<LayerSetting>& settings,
                                  const std::string& metric = {}, const CancelToken* cancel = nullptr,
                                  const SearchProgress& progress = {});
 
@@ -53,7 +55,7 @@ struct FrontierPoint {
 /// bytes per unit of predicted quality drop (from the table), and every `every`-th plan (and
 /// the last) is evaluated for real. Returns the evaluated points, Pareto-optimal ones marked.
 /// `table.settings` must be ordered from mildest to most aggressive.
-std::vector<FrontierPoint> frontierSweep(Evaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
+std::vector<FrontierPoint> frontierSweep(PlanEvaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
                                          int points = 12, const CancelToken* cancel = nullptr,
                                          const SearchProgress& progress = {});
 
@@ -67,12 +69,12 @@ struct BudgetResult {
 /// The smallest plan whose measured quality drop is at most maxDrop: chosen on the table's
 /// predictions along the greedy path, then verified by evaluation and repaired (stepping back
 /// along the path until the measured drop fits, or forward while it still does).
-BudgetResult fitMaxDrop(Evaluator& evaluator, const SensitivityTable& table, const SizeFunction& size, double maxDrop,
+BudgetResult fitMaxDrop(PlanEvaluator& evaluator, const SensitivityTable& table, const SizeFunction& size, double maxDrop,
                         const CancelToken* cancel = nullptr, const SearchProgress& progress = {});
 /// The most accurate plan of at most budgetBytes: the first plan on the greedy path under the
 /// budget, verified; then each layer is tried one setting milder while the plan stays under the
 /// budget, keeping measured improvements.
-BudgetResult fitBudget(Evaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
+BudgetResult fitBudget(PlanEvaluator& evaluator, const SensitivityTable& table, const SizeFunction& size,
                        std::int64_t budgetBytes, const CancelToken* cancel = nullptr,
                        const SearchProgress& progress = {});
 

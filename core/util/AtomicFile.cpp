@@ -14,38 +14,63 @@
 
 namespace leger {
 
-void writeFileAtomically(const std::string& path, std::string_view bytes)
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path))
 {
     namespace fs = std::filesystem;
-    const fs::path target(path);
+    const fs::path target(path_);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-    const int fd = ::mkstemp(tmpl.data());
-    if (fd < 0)
-        throw Error(path + ": cannot create a temporary file: " + std::strerror(errno));
+    tmp_ = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+    fd_ = ::mkstemp(tmp_.data());
+    if (fd_ < 0)
+        throw Error(path_ + ": cannot create a temporary file: " + std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter()
+{
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(tmp_.c_str());
+    }
+}
+
+void AtomicFileWriter::write(std::string_view bytes)
+{
+    if (fd_ < 0)
+        throw Error(path_ + ": write after the file was committed");
     std::size_t done = 0;
     while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            const std::string err = std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmpl.c_str());
-            throw Error(path + ": write failed: " + err);
+            throw Error(path_ + ": write failed: " + std::strerror(errno));
         }
         done += static_cast<std::size_t>(n);
     }
-    ::fchmod(fd, 0644);
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        ::unlink(tmpl.c_str());
-        throw Error(path + ": cannot flush the file to disk");
+}
+
+void AtomicFileWriter::commit()
+{
+    ::fchmod(fd_, 0644);
+    const bool flushed = ::fsync(fd_) == 0;
+    const bool closed = ::close(fd_) == 0;
+    fd_ = -1;
+    if (!flushed || !closed) {
+        ::unlink(tmp_.c_str());
+        throw Error(path_ + ": cannot flush the file to disk");
     }
-    if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
         const std::string err = std::strerror(errno);
-        ::unlink(tmpl.c_str());
-        throw Error(path + ": cannot replace the file: " + err);
+        ::unlink(tmp_.c_str());
+        throw Error(path_ + ": cannot replace the file: " + err);
     }
+}
+
+void writeFileAtomically(const std::string& path, std::string_view bytes)
+{
+    AtomicFileWriter out(path);
+    out.write(bytes);
+    out.commit();
 }
 
 std::string readFile(const std::string& path)

@@ -75,6 +75,7 @@ inline CompressedWeight compress(const Layer& l, const Tensor& w, const LayerSet
             cw.halves.push_back(BFloat16::fromFloat(value(i)).bits);
         return cw;
     case WeightFormat::Int: break;
+    default: return cw; // block formats: ggml's quantizers are their reference (tests/gguf)
     }
     cw.groupSize = s.granularity == Granularity::Tensor ? n : s.granularity == Granularity::Channel ? l.cols : s.groupSize;
     cw.codes.assign(static_cast<std::size_t>(n), 0);
@@ -147,6 +148,7 @@ inline Tensor dequantize(const Layer& l, const CompressedWeight& cw)
                 v = static_cast<float>(code - zp) * cw.scales[k];
                 break;
             }
+            default: v = std::nanf(""); break; // block formats: not referenced here
             }
             out[tensorIndex(l, r, c)] = v;
         }

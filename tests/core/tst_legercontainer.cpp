@@ -119,6 +119,7 @@ CompressedWeight compress(const std::vector<float>& w, std::int64_t rows, std::i
         cw.groupSize = cols;
         return cw;
     case WeightFormat::Int: break;
+    default: throw Error("block formats are not stored in containers");
     }
     cw.groupSize = s.granularity == Granularity::Tensor ? n : s.granularity == Granularity::Channel ? cols : s.groupSize;
     const std::int64_t groups = cw.scaleCount();
@@ -168,6 +169,7 @@ float dequant(const CompressedWeight& cw, std::int64_t r, std::int64_t c)
     case WeightFormat::Float16: return Half{cw.halves[i]}.toFloat();
     case WeightFormat::BFloat16: return BFloat16{cw.halves[i]}.toFloat();
     case WeightFormat::Int: break;
+    default: return std::nanf(""); // block formats are not stored in containers
     }
     const auto g = static_cast<std::size_t>(cw.scaleIndex(r, c));
     if (cw.setting.symmetric)

@@ -275,9 +275,10 @@ void TestPlan::invalidRecipes_data()
     row("bits float", R"({"default": {"bits": 4.0}})", "plan.json: default.bits: expected an integer, got a number");
     row("bits string", R"({"default": {"bits": "4"}})", "plan.json: default.bits: expected an integer, got a string");
     row("format", R"({"default": {"format": "int4"}})",
-        R"(plan.json: default.format: "int4" is not one of float32, float16, bfloat16, int)");
+        R"(plan.json: default.format: "int4" is not one of float32, float16, bfloat16, int, q8_0, q6_K, q5_K, q5_1, q5_0, q4_K, q4_1, q4_0, q3_K, q2_K)");
     row("format type", R"({"default": {"format": 4}})",
-        "plan.json: default.format: expected a string (one of float32, float16, bfloat16, int), got an integer");
+        "plan.json: default.format: expected a string (one of float32, float16, bfloat16, int, q8_0, q6_K, q5_K, q5_1, q5_0, "
+        "q4_K, q4_1, q4_0, q3_K, q2_K), got an integer");
     row("granularity", R"({"layers": {"a": {"granularity": "row"}}})",
         R"(plan.json: layers."a".granularity: "row" is not one of tensor, channel, group)");
     row("clip", R"({"default": {"clip": "percentile"}})",

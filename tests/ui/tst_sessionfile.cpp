@@ -328,7 +328,7 @@ void TestSessionFile::hostileFields_data()
     row("point plan bits 9", "/points/2/plan/layers/" + layer0 + "/bits", "9",
         "points[2].plan: layers.\"" + layer0 + "\".bits: 9 is outside 2..8");
     row("point plan format", "/points/1/plan/default/format", "\"int3\"",
-        "points[1].plan: default.format: \"int3\" is not one of float32, float16, bfloat16, int");
+        "points[1].plan: default.format: \"int3\" is not one of float32, float16, bfloat16, int, q8_0, q6_K, q5_K, q5_1, q5_0, q4_K, q4_1, q4_0, q3_K, q2_K");
     row("point plan array", "/points/1/plan", "[]", "points[1].plan: expected a plan (an object), got an array");
     row("metrics array", "/points/0/metrics", "[]", "points[0].metrics: expected an object, got an array");
     row("metric value word", "/points/0/metrics/top1/value", "\"high\"",
