@@ -28,6 +28,8 @@
 #include "eval/EngineBenchmark.h"
 #include "eval/Evaluator.h"
 #include "io/Exporter.h"
+#include "llm/LanguageModel.h"
+#include "llm/LlmEvaluator.h"
 #include "io/NpyIO.h"
 #include "io/OnnxReader.h"
 #include "model/Layer.h"
@@ -72,8 +74,8 @@ Commands:
                                   the smallest plan whose drop is at most X (a fraction:
                                   0.01 = one point of top-1), or the most accurate plan of
                                   at most N bytes; every reported point is measured
-  export MODEL --plan P.json --format leger|onnx-qdq|onnx-float -o OUT
-                                  writes the compressed model
+  export MODEL --plan P.json --format leger|onnx-qdq|onnx-float|gguf -o OUT
+                                  writes the compressed model (gguf: language models)
   report MODEL --data DATA (--plan P.json | --max-drop X | --budget-bytes N)
          [--max-drop X] [--budget-bytes N] [--compare OTHER.onnx ...] [--metric M]
          [--quick] [--export OUT.leger] -o REPORT.html [--pdf REPORT.pdf]
@@ -95,7 +97,19 @@ Commands:
                                   a table per op and "conformance: N passed, M failed,
                                   K unsupported"; exit status 1 if any failed
 
-MODEL is an ONNX file, or (info, run, eval) a .leger file written by export.
+MODEL is an ONNX file, or (info, run, eval) a .leger file written by export, or a
+language model (info, eval, sensitivity, sweep, export): a GGUF file, or a Hugging Face
+model (its folder, config.json or model.safetensors, with tokenizer.json or vocab.json
+and merges.txt). A language model's DATA is a UTF-8 text file; its metrics are perplexity,
+kl and agreement (same most likely next token) against the uncompressed model, and nll;
+its formats are float32, float16, bfloat16 and GGUF's block formats q8_0, q6_K, q5_K,
+q5_1, q5_0, q4_K, q4_1, q4_0, q3_K, q2_K; it exports as --format gguf, whose file size is
+the size shown.
+
+Language model options:
+  --ctx N                         perplexity window (default: the model's context, at
+                                  most 512); the second half of each window is scored
+  --limit N                       evaluate the first N windows
 
 Data options (eval, sensitivity, sweep, bench):
   --data PATH                     IDX images file (labels found by the standard naming),
@@ -139,7 +153,7 @@ const std::vector<std::string> kValued = {"--input",  "--output-dir", "--filter"
                                          "--mean",   "--std",        "--layout",     "--resize",      "--input-name",
                                          "--settings", "--metric",   "--points",     "--max-drop",    "--budget-bytes",
                                          "--save-plan", "--format",  "-o",           "--compare",     "--pdf",
-                                         "--export"};
+                                         "--export",   "--ctx"};
 
 Args parse(int argc, char** argv, int first)
 {
@@ -185,10 +199,15 @@ std::string safeFileName(const std::string& name)
     return out;
 }
 
+bool isLanguageModel(const Args& a);
+int cmdInfoLlm(const Args& a);
+
 int cmdInfo(const Args& a)
 {
     if (a.positional.size() != 1)
         throw Error("usage: leger-cli info MODEL");
+    if (isLanguageModel(a))
+        return cmdInfoLlm(a);
     const Model m = loadModel(a.positional[0]);
     std::printf("model:    %s\n", m.path.c_str());
     std::printf("producer: %s\n", m.producer.empty() ? "(unknown)" : m.producer.c_str());
@@ -472,8 +491,160 @@ std::string metricText(const Metrics& m, const std::string& name, bool percent)
     return buf;
 }
 
+// ---- language models -------------------------------------------------------------------------
+
+bool isLanguageModel(const Args& a) { return a.positional.size() == 1 && LanguageModel::isLanguageModelPath(a.positional[0]); }
+
+/// A language model, its plan, and (with data) the text it is measured on.
+struct LlmSession {
+    std::unique_ptr<LanguageModel> model;
+    std::vector<LayerSetting> settings;
+    std::string text;
+    std::vector<std::int32_t> tokens;
+    std::unique_ptr<LlmEvaluator> evaluator;
+};
+
+LlmSession openLlm(const Args& a, bool withData)
+{
+    LlmSession s;
+    s.model = std::make_unique<LanguageModel>(LanguageModel::open(a.positional[0]));
+    s.settings.assign(s.model->layers().size(), LayerSetting::none());
+    if (const std::string plan = a.option("--plan"); !plan.empty()) {
+        s.settings = Plan::readFile(plan).resolve(s.model->layers());
+        s.model->checkSettings(s.settings);
+        s.settings = s.model->fitted(s.settings); // what each layer is stored as
+    }
+    if (!withData)
+        return s;
+    s.text = a.option("--data");
+    if (s.text.empty())
+        throw Error("--data TEXT is required (a UTF-8 text file)");
+    s.tokens = s.model->tokenizer().encode(readFile(s.text));
+    LlmEvaluator::Options o;
+    o.nCtx = integerOption(a, "--ctx", 0);
+    o.limit = integerOption(a, "--limit", -1);
+    try {
+        s.evaluator = std::make_unique<LlmEvaluator>(*s.model, s.tokens, o);
+    } catch (const Error& e) {
+        throw Error(s.text + ": " + e.what());
+    }
+    return s;
+}
+
+int cmdInfoLlm(const Args& a)
+{
+    const LlmSession s = openLlm(a, false);
+    const LanguageModel& m = *s.model;
+    const LlmConfig& c = m.decoder().config();
+    std::printf("model:        %s (%s, %lld bytes)\n", m.path().c_str(), m.sourceFormat(), static_cast<long long>(m.sourceBytes()));
+    std::printf("architecture: %s, %lld layers, width %lld, feed-forward %lld, %lld heads (%lld key/value) of %lld,"
+                " context %lld, rope theta %g%s\n",
+                c.architecture.c_str(), static_cast<long long>(c.layers), static_cast<long long>(c.hidden),
+                static_cast<long long>(c.intermediate), static_cast<long long>(c.heads), static_cast<long long>(c.kvHeads),
+                static_cast<long long>(c.headDim), static_cast<long long>(c.context), c.ropeTheta,
+                c.tieEmbeddings ? ", tied embeddings" : "");
+    std::printf("vocabulary:   %d tokens (%s)%s\n", m.tokenizer().vocabSize(),
+                m.tokenizer().kind() == Tokenizer::Kind::ByteLevelBpe ? "byte-level BPE" : "SentencePiece BPE",
+                m.windowBos() ? ", windows start with BOS" : "");
+    std::int64_t params = 0;
+    std::printf("\ncompressible layers (%zu):\n  %-40s %-10s %-14s %12s\n", m.layers().size(), "weight", "op", "shape",
+                "parameters");
+    for (const Layer& l : m.layers()) {
+        std::printf("  %-40s %-10s %-14s %12lld\n", l.name.c_str(), l.opType.c_str(), shapeToString(l.shape).c_str(),
+                    static_cast<long long>(l.parameters));
+        params += l.parameters;
+    }
+    std::printf("\ntotals: %lld parameters in compressible layers, %lld in all; GGUF float32 export: %lld bytes\n",
+                static_cast<long long>(params), static_cast<long long>(c.parameterCount()),
+                static_cast<long long>(m.ggufBytes(s.settings)));
+    return 0;
+}
+
+std::string llmProgressText(const Evaluation& p)
+{
+    const Interval* ppl = p.metrics.find("perplexity");
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "eval: %lld/%lld windows, perplexity %.3f", static_cast<long long>(p.samples),
+                  static_cast<long long>(p.total), ppl ? ppl->value : 0.0);
+    return buf;
+}
+
+int cmdEvalLlm(const Args& a)
+{
+    LlmSession s = openLlm(a, true);
+    ProgressLine line;
+    const Evaluation e = s.evaluator->evaluate(s.settings, nullptr, [&](const Evaluation& p) { line.show(llmProgressText(p)); });
+    const SizeReport size = s.model->sizeReport(s.settings);
+    if (a.flag("--json")) {
+        std::printf("%s\n", evaluationJson(e, size, s.model->layers(), {}).c_str());
+        return 0;
+    }
+    std::printf("model:   %s\ntext:    %s (%zu tokens; %lld windows of %lld, %lld tokens scored)\n", s.model->path().c_str(),
+                s.text.c_str(), s.tokens.size(), static_cast<long long>(e.samples),
+                static_cast<long long>(s.evaluator->windowLength()), static_cast<long long>(e.metrics.samples));
+    std::printf("size:    %lld bytes as GGUF, %.3f bits per weight, %.2fx smaller than float32, %.2fx than the original\n\n",
+                static_cast<long long>(size.total), size.bitsPerWeight, size.ratioToFloat32, size.ratioToOriginal);
+    for (const char* name : {"perplexity", "nll", "kl", "agreement"})
+        std::printf("  %s\n", metricText(e.metrics, name, std::string(name) == "agreement").c_str());
+    std::printf("\n  %-40s %-10s %12s %10s\n", "layer", "setting", "bytes", "SQNR dB");
+    for (std::size_t i = 0; i < s.model->layers().size(); ++i)
+        std::printf("  %-40s %-10s %12lld %10.1f\n", s.model->layers()[i].name.c_str(), settingSpec(s.settings[i]).c_str(),
+                    static_cast<long long>(size.layers[i].total()), e.layers[i].weightSqnrDb);
+    std::printf("  %-40s %-10s %12lld\n  %-40s %-10s %12lld\n", "norms and biases", "float32",
+                static_cast<long long>(size.untouchedTensors), "header, metadata, tensor table", "",
+                static_cast<long long>(size.containerHeader));
+    std::printf("\nevaluated in %.2f s\n", e.seconds);
+    return 0;
+}
+
+int cmdExportLlm(const Args& a, const std::string& out)
+{
+    if (a.option("--format") != "gguf")
+        throw Error("a language model exports as --format gguf");
+    const LlmSession s = openLlm(a, false);
+    const std::int64_t expected = s.model->ggufBytes(s.settings);
+    s.model->exportGguf(s.settings, out);
+    const auto bytes = static_cast<std::int64_t>(std::filesystem::file_size(out));
+    std::printf("wrote %s: %lld bytes%s\n", out.c_str(), static_cast<long long>(bytes),
+                expected == bytes ? " (= the computed size)" : " (!= the computed size)");
+    return expected == bytes ? 0 : 1;
+}
+
+/// The model a search runs on: an ONNX model on its data or a language model on a text.
+struct Workload {
+    std::unique_ptr<Session> onnx;
+    std::unique_ptr<SizeModel> sizes;
+    LlmSession llm;
+    std::unique_ptr<PlanEvaluator> onnxEvaluator;
+
+    PlanEvaluator& evaluator() { return onnx ? *onnxEvaluator : *llm.evaluator; }
+    const std::vector<Layer>& layers() const { return onnx ? onnx->layers : llm.model->layers(); }
+    SizeFunction size() const
+    {
+        if (onnx)
+            return [this](const std::vector<LayerSetting>& p) { return sizes->total(p); };
+        return [this](const std::vector<LayerSetting>& p) { return llm.model->ggufBytes(p); };
+    }
+};
+
+Workload openWorkload(const Args& a)
+{
+    Workload w;
+    if (isLanguageModel(a)) {
+        w.llm = openLlm(a, true);
+        return w;
+    }
+    w.onnx = std::make_unique<Session>(openSession(a, true));
+    w.onnxEvaluator = std::make_unique<Evaluator>(w.onnx->model, w.onnx->data, w.onnx->pre);
+    w.sizes = std::make_unique<SizeModel>(w.onnx->model, w.onnx->layers);
+    return w;
+}
+
+
 int cmdEval(const Args& a)
 {
+    if (isLanguageModel(a))
+        return cmdEvalLlm(a);
     Session s = openSession(a, true);
     Evaluator ev(s.model, s.data, s.pre);
     const SizeModel sizes(s.model, s.layers);
@@ -516,9 +687,10 @@ int cmdEval(const Args& a)
     return 0;
 }
 
-std::vector<LayerSetting> settingList(const Args& a)
+
+std::vector<LayerSetting> settingList(const Args& a, bool languageModel = false)
 {
-    const std::string text = a.option("--settings", defaultScanSettingsText());
+    const std::string text = a.option("--settings", languageModel ? languageModelScanSettingsText() : defaultScanSettingsText());
     std::vector<LayerSetting> out;
     std::size_t p = 0;
     while (p <= text.size()) {
@@ -542,7 +714,7 @@ SearchProgress searchProgress(ProgressLine& line, const char* what)
     };
 }
 
-void printSensitivity(const SensitivityTable& t, const Session& s)
+void printSensitivity(const SensitivityTable& t, const std::vector<Layer>& layers)
 {
     std::printf("sensitivity: drop of %s from %.4f, each layer alone at each setting\n\n  %-40s", t.metric.c_str(),
                 t.baseline, "layer");
@@ -550,7 +722,7 @@ void printSensitivity(const SensitivityTable& t, const Session& s)
         std::printf(" %10s", settingSpec(st).c_str());
     std::printf("\n");
     for (std::size_t i = 0; i < t.drop.size(); ++i) {
-        std::printf("  %-40s", s.layers[i].name.c_str());
+        std::printf("  %-40s", layers[i].name.c_str());
         for (double d : t.drop[i])
             std::printf(" %10.4f", d);
         std::printf("\n");
@@ -559,28 +731,27 @@ void printSensitivity(const SensitivityTable& t, const Session& s)
 
 int cmdSensitivity(const Args& a)
 {
-    Session s = openSession(a, true);
-    Evaluator ev(s.model, s.data, s.pre);
+    Workload w = openWorkload(a);
     ProgressLine line;
-    const SensitivityTable t = sensitivityScan(ev, settingList(a), a.option("--metric"), nullptr,
+    const SensitivityTable t = sensitivityScan(w.evaluator(), settingList(a, !w.onnx), a.option("--metric"), nullptr,
                                                searchProgress(line, "sensitivity"));
     if (a.flag("--json"))
-        std::printf("%s\n", sensitivityJson(t, s.layers).c_str());
+        std::printf("%s\n", sensitivityJson(t, w.layers()).c_str());
     else
-        printSensitivity(t, s);
+        printSensitivity(t, w.layers());
     return 0;
 }
 
 int cmdSweep(const Args& a)
 {
-    Session s = openSession(a, true);
     if (!a.option("--max-drop").empty() && !a.option("--budget-bytes").empty())
         throw Error("--max-drop and --budget-bytes are alternatives: give one");
-    Evaluator ev(s.model, s.data, s.pre);
-    const SizeModel sizes(s.model, s.layers);
-    const SizeFunction size = [&](const std::vector<LayerSetting>& plan) { return sizes.total(plan); };
+    Workload w = openWorkload(a);
+    PlanEvaluator& ev = w.evaluator();
+    const std::vector<Layer>& layers = w.layers();
+    const SizeFunction size = w.size();
     ProgressLine line;
-    const SensitivityTable t = sensitivityScan(ev, settingList(a), a.option("--metric"), nullptr,
+    const SensitivityTable t = sensitivityScan(ev, settingList(a, !w.onnx), a.option("--metric"), nullptr,
                                                searchProgress(line, "sensitivity"));
     const std::string savePlan = a.option("--save-plan");
     auto save = [&](const std::vector<LayerSetting>& plan) {
@@ -588,7 +759,7 @@ int cmdSweep(const Args& a)
             return;
         Plan p(savePlan);
         for (std::size_t i = 0; i < plan.size(); ++i)
-            p.setLayer(s.layers[i].name, plan[i]);
+            p.setLayer(layers[i].name, plan[i]);
         p.writeFile(savePlan);
         std::fprintf(stderr, "wrote %s\n", savePlan.c_str());
     };
@@ -602,15 +773,15 @@ int cmdSweep(const Args& a)
         if (r.found)
             save(r.best.plan);
         if (a.flag("--json")) {
-            std::printf("%s\n", budgetJson(r, s.layers, t.metric).c_str());
+            std::printf("%s\n", budgetJson(r, layers, t.metric).c_str());
         } else {
             std::printf("%s\n", r.message.c_str());
             if (r.found) {
                 std::printf("best: %lld bytes, %s %.4f (drop %.4f), measured on %lld samples\n",
                             static_cast<long long>(r.best.sizeBytes), t.metric.c_str(), r.best.quality,
                             t.baseline - r.best.quality, static_cast<long long>(r.best.evaluation.samples));
-                for (std::size_t i = 0; i < s.layers.size(); ++i)
-                    std::printf("  %-40s %s\n", s.layers[i].name.c_str(), settingSpec(r.best.plan[i]).c_str());
+                for (std::size_t i = 0; i < layers.size(); ++i)
+                    std::printf("  %-40s %s\n", layers[i].name.c_str(), settingSpec(r.best.plan[i]).c_str());
             }
         }
         return r.found ? 0 : 1;
@@ -618,7 +789,7 @@ int cmdSweep(const Args& a)
     const auto points = frontierSweep(ev, t, size, static_cast<int>(integerOption(a, "--points", 12)), nullptr,
                                       searchProgress(line, "sweep"));
     if (a.flag("--json")) {
-        std::printf("%s\n", frontierJson(points, s.layers, t.metric).c_str());
+        std::printf("%s\n", frontierJson(points, layers, t.metric).c_str());
     } else {
         std::printf("frontier (%s; * = Pareto-optimal):\n  %14s %10s\n", t.metric.c_str(), "bytes", t.metric.c_str());
         for (const auto& p : points)
@@ -631,7 +802,9 @@ int cmdExport(const Args& a)
 {
     const std::string out = a.option("-o");
     if (out.empty() || a.option("--plan").empty() || a.option("--format").empty())
-        throw Error("usage: leger-cli export MODEL --plan P.json --format leger|onnx-qdq|onnx-float -o OUT");
+        throw Error("usage: leger-cli export MODEL --plan P.json --format leger|onnx-qdq|onnx-float|gguf -o OUT");
+    if (isLanguageModel(a))
+        return cmdExportLlm(a, out);
     Session s = openSession(a, false);
     const ExportFormat format = parseExportFormat(a.option("--format"));
     const ExportResult r = exportModel(s.model, s.layers, s.settings, format, out);
