@@ -29,6 +29,7 @@
 #include "io/Exporter.h"
 #include "layers/LayerTableModel.h"
 #include "layers/LayersPanel.h"
+#include "llm/LanguageModel.h"
 #include "panels/LayerViewsPanel.h"
 #include "panels/SummaryStrip.h"
 #include "panels/TradeoffPanel.h"
@@ -46,10 +47,12 @@ namespace leger::ui {
 
 namespace {
 const QString kSessionFilter = QObject::tr("Leger sessions (*.leger-session)");
-const QString kModelFilter = QObject::tr("ONNX models (*.onnx)");
+const QString kModelFilter = QObject::tr("Models (*.onnx *.leger *.gguf *.safetensors config.json);;ONNX models (*.onnx);;"
+                                         "Language models (*.gguf *.safetensors config.json)");
 const QString kCompareFilter = QObject::tr("Models (*.onnx *.leger)");
 const QString kDataFilter =
-    QObject::tr("Evaluation data (*-idx3-ubyte *-idx3-ubyte.gz *.npz *.npy);;All files (*)");
+    QObject::tr("Evaluation data (*-idx3-ubyte *-idx3-ubyte.gz *.npz *.npy *.txt);;Text for language models (*.txt);;"
+                "All files (*)");
 
 /// A file dialog that starts in, and remembers, the last folder used for opening (or saving).
 QString askPath(QWidget* parent, bool save, const QString& title, const QString& name, const QString& filter,
@@ -65,7 +68,11 @@ QString askPath(QWidget* parent, bool save, const QString& title, const QString&
 }
 
 bool isSession(const QString& p) { return p.endsWith(".leger-session", Qt::CaseInsensitive); }
-bool isModel(const QString& p) { return p.endsWith(".onnx", Qt::CaseInsensitive) || p.endsWith(".leger", Qt::CaseInsensitive); }
+bool isModel(const QString& p)
+{
+    return p.endsWith(".onnx", Qt::CaseInsensitive) || p.endsWith(".leger", Qt::CaseInsensitive) ||
+           p.endsWith(".gguf", Qt::CaseInsensitive) || p.endsWith(".safetensors", Qt::CaseInsensitive);
+}
 } // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), workbench_(new Workbench(this))
@@ -160,7 +167,9 @@ void MainWindow::createActions()
                            "other one?"));
     QAction* uncompare = file->addAction(tr("&Remove Compared Models"), workbench_, &Workbench::removeComparisons);
     const auto updateCompare = [=, this] {
-        compare->setEnabled(workbench_->hasData());
+        // Language models are measured on a text, and compared by their own perplexity.
+        synthetic->setEnabled(!workbench_->isLanguageModel());
+        compare->setEnabled(workbench_->hasData() && !workbench_->isLanguageModel());
         uncompare->setEnabled(workbench_->hasData() &&
                               (!workbench_->comparisons().empty() || !workbench_->pendingComparisons().isEmpty()));
     };
@@ -216,12 +225,8 @@ void MainWindow::createActions()
 
     QMenu* search = menuBar()->addMenu(tr("&Search"));
     QAction* scan = search->addAction(tr("&Sensitivity Scan"), workbench_, &Workbench::startSensitivity);
-    scan->setToolTip(tr("Measure each layer alone at each of %1").arg([] {
-        QStringList s;
-        for (const LayerSetting& x : Workbench::scanSettings())
-            s << QString::fromStdString(settingSpec(x));
-        return s.join(", ");
-    }()));
+    scan->setToolTip(tr("Measure each layer alone at each setting of a ladder from mild to aggressive "
+                        "(int8 .. int2 g32; q8_0 .. q2_K for language models)"));
     QAction* sweep = search->addAction(tr("Sweep the &Frontier"), this, [this] { workbench_->startSweep(12); });
     sweep->setToolTip(tr("Measure 12 plans from uncompressed to most compressed along the sensitivity scan's best path"));
     QAction* floor = search->addAction(tr("Fit to the Accuracy F&loor…"), this, &MainWindow::askFloorFit);
@@ -263,11 +268,12 @@ void MainWindow::createActions()
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&Metrics…"), this, [this] {
         QString text;
-        for (const char* n : {"top1", "top5", "agreement", "kl", "sqnr_db", "flips_lost"}) {
+        for (const char* n : {"top1", "top5", "agreement", "kl", "sqnr_db", "flips_lost", "perplexity"}) {
             const MetricInfo m = MetricInfo::of(n);
             text += QStringLiteral("<p><b>%1</b>: %2</p>").arg(m.title.toHtmlEscaped(), m.definition.toHtmlEscaped());
         }
-        text += tr("<p><b>Size</b>: the exact bytes of the .leger export of the plan.</p>"
+        text += tr("<p><b>Size</b>: the exact bytes of the .leger export of the plan (language models: of the GGUF "
+                   "export).</p>"
                    "<p><b>Bits per weight</b>: 8 × the bytes encoding the layers' weights / their number.</p>");
         QMessageBox::information(this, tr("What the numbers mean"), text);
     });
@@ -498,6 +504,13 @@ void MainWindow::exportModel()
         return;
     QString filter;
     const QString base = QFileInfo(workbench_->modelPath()).completeBaseName();
+    if (workbench_->isLanguageModel()) {
+        const QString path = askPath(this, true, tr("Export Compressed Model"), base + "-leger.gguf",
+                                     tr("GGUF for llama.cpp, exact size shown (*.gguf)"));
+        if (!path.isEmpty())
+            exportGgufTo(path);
+        return;
+    }
     const QString path = askPath(
         this, true, tr("Export Compressed Model"), base + ".leger",
         tr("Leger container, exact size shown (*.leger);;ONNX with DequantizeLinear (*.onnx);;ONNX with float weights (*.onnx)"),
@@ -553,10 +566,53 @@ void MainWindow::exportModelTo(const QString& path, ExportFormat format)
     }));
 }
 
+void MainWindow::exportGgufTo(const QString& path)
+{
+    auto model = workbench_->languageModel();
+    if (!model)
+        return;
+    const auto settings = workbench_->settings();
+    const std::int64_t shown = workbench_->sizeReport().total;
+    statusBar()->showMessage(tr("Exporting %1…").arg(path));
+    struct Outcome {
+        qint64 bytes = 0;
+        QString message, error;
+    };
+    auto* watcher = new QFutureWatcher<Outcome>(this);
+    connect(watcher, &QFutureWatcher<Outcome>::finished, this, [this, watcher, path] {
+        const Outcome r = watcher->result();
+        watcher->deleteLater();
+        if (!r.error.isEmpty())
+            showError(tr("Export failed"), r.error);
+        else
+            statusBar()->showMessage(r.message, 15000);
+        emit modelExported(path, r.bytes, r.error);
+    });
+    // Reads the original weights and the norms, which the engine's worker never changes.
+    watcher->setFuture(QtConcurrent::run([model, settings, path, shown]() -> Outcome {
+        Outcome o;
+        try {
+            model->exportGguf(settings, path.toStdString());
+            o.bytes = static_cast<qint64>(QFileInfo(path).size());
+            o.message = QObject::tr("Exported %1: %2 bytes").arg(path).arg(o.bytes) +
+                        (o.bytes == shown ? QObject::tr(" (exactly the size shown)")
+                                          : QObject::tr(" (the size shown was %1 bytes!)").arg(shown));
+        } catch (const std::exception& e) {
+            o.error = QString::fromStdString(e.what());
+        }
+        return o;
+    }));
+}
+
 void MainWindow::exportReport()
 {
     if (!workbench_->isOpen())
         return;
+    if (workbench_->isLanguageModel()) {
+        showError(tr("Export Report"), tr("Reports are written for ONNX models so far; for a language model, export the "
+                                          "GGUF and the session (the chart, the layers and every measured point)."));
+        return;
+    }
     if (!workbench_->hasData()) {
         showError(tr("Export Report"), tr("Open evaluation data first: a report shows measured numbers."));
         return;

@@ -82,6 +82,8 @@ private:
     void exportTable();
     void exportPlan();
     void exportReport();
+    /// Writes the open language model as GGUF at the current plan, in the background.
+    void exportGgufTo(const QString& path);
     void importPlan();
     void askBudgetFit();
     void askFloorFit();

@@ -96,7 +96,7 @@ int main(int argc, char** argv)
     QElapsedTimer wait;
     wait.start();
     while (!(wb->baseline() && wb->baseline()->complete() &&
-             wb->points().size() >= static_cast<int>(Workbench::presets().size())) &&
+             wb->points().size() >= static_cast<int>(wb->presets().size())) &&
            wait.elapsed() < 120000)
         QApplication::processEvents(QEventLoop::AllEvents, 20);
 

@@ -103,7 +103,7 @@ int main(int argc, char** argv)
         }
     };
     check(waitFor([&] { return wb->baseline() && wb->baseline()->complete() &&
-                               wb->points().size() >= static_cast<int>(Workbench::presets().size()); },
+                               wb->points().size() >= static_cast<int>(wb->presets().size()); },
                   120000),
           "the baseline and presets");
     shoot(win, dir, prefix + "01-start");

@@ -13,10 +13,13 @@
 #include "compress/Plan.h"
 #include "io/Exporter.h"
 #include "io/OnnxReader.h"
+#include "llm/LanguageModel.h"
+#include "llm/LlmEvaluator.h"
 #include "compress/Presets.h"
 #include "model/Model.h"
 #include "report/Report.h"
 #include "session/SessionFile.h"
+#include "util/AtomicFile.h"
 #include "util/Error.h"
 #include "workbench/Workbench.h"
 
@@ -27,6 +30,8 @@ namespace {
 const QString kSample = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_cnn.onnx";
 const QString kImages = LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2000-images-idx3-ubyte.gz";
 const QString kSmall = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.onnx";
+const QString kLlm = LEGER_SOURCE_DIR "/resources/llm/tiny-llama-f32.gguf";
+const QString kHeldout = LEGER_SOURCE_DIR "/resources/llm/heldout.txt";
 
 /// The same plan evaluated synchronously, for comparison.
 Evaluation reference(const std::vector<LayerSetting>& plan, std::int64_t limit = -1)
@@ -95,6 +100,7 @@ private slots:
     void newDataMeasuresComparisonsAgainAndNewModelDropsThem();
     void destroyedWhileMeasuringAComparison();
     void sessionKeepsComparisons();
+    void languageModelLiveLoop();
 };
 
 void TestWorkbench::opensSampleAndMeasuresBaseline()
@@ -111,7 +117,7 @@ void TestWorkbench::opensSampleAndMeasuresBaseline()
     QCOMPARE(w.baseline()->metrics.find("top1")->value, ref.metrics.find("top1")->value);
     QCOMPARE(w.metric(), QString("top1"));
     // The uniform presets are measured in the background and become points.
-    QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(Workbench::presets().size()); }, 60000));
+    QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(w.presets().size()); }, 60000));
     for (const PlanPoint& p : w.points()) {
         QCOMPARE(p.kind, PointKind::Preset);
         QVERIFY(p.evaluation->complete());
@@ -538,7 +544,7 @@ void TestWorkbench::sessionKeepsComparisons()
         w.addComparison(copy);
         QVERIFY(waitComparisons(w));
         QCOMPARE(w.comparisons().size(), std::size_t{2});
-        QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(Workbench::presets().size()); }, 60000));
+        QVERIFY(QTest::qWaitFor([&] { return w.points().size() == static_cast<int>(w.presets().size()); }, 60000));
         saved = w.toSession();
         QVERIFY(SessionFile::write(dir.filePath("s.leger-session"), saved, &error));
     }
@@ -574,6 +580,67 @@ void TestWorkbench::sessionKeepsComparisons()
     QVERIFY(waitComparisons(w));
     QCOMPARE(w.comparisons().size(), std::size_t{1});
     QCOMPARE(QString::fromStdString(w.comparisons().front()->path), QFileInfo(kSmall).absoluteFilePath());
+}
+
+void TestWorkbench::languageModelLiveLoop()
+{
+    // A language model and a text: the same live loop (baseline, debounced evaluation of the
+    // plan, the exact size, presets, sessions) with perplexity, KL and agreement, and the GGUF
+    // size shown equals the exported file's.
+    QTemporaryDir dir;
+    SessionData saved;
+    std::vector<LayerSetting> plan;
+    {
+        Workbench w;
+        w.setDataLimit(6); // windows
+        QString error;
+        QVERIFY2(w.open(kLlm, kHeldout, &error), qPrintable(error));
+        QVERIFY(w.isLanguageModel());
+        QVERIFY(!w.model());
+        QCOMPARE(w.presets().front().name, QString("float16"));
+        QVERIFY(waitBaseline(w));
+        QCOMPARE(w.metric(), QString("perplexity"));
+        QVERIFY(w.availableMetrics().contains("kl"));
+        QCOMPARE(w.baseline()->samples, std::int64_t{6});
+        const std::int64_t before = w.sizeReport().total;
+        // The bits slider's edit on every layer: q4_K where it fits.
+        QList<int> all;
+        for (int i = 0; i < static_cast<int>(w.layers().size()); ++i)
+            all << i;
+        w.editLayers(all, [](LayerSetting s) { s.format = WeightFormat::Q4_K; return s; }, "q4_K");
+        QVERIFY(w.sizeReport().total < before / 3);
+        // An int or pruned setting is not a GGUF type: ignored, the plan stays valid.
+        w.editLayers({1}, [](LayerSetting s) { s.format = WeightFormat::Int; return s; }, "int");
+        QCOMPARE(w.settings()[1].format, WeightFormat::Q4_K);
+        QVERIFY(waitComplete(w));
+        const auto c = w.current();
+        QVERIFY(c->metrics.find("perplexity")->value > w.baseline()->metrics.find("perplexity")->value);
+        QVERIFY(c->metrics.find("kl")->value > 0);
+        // The figures are the core's for the same plan.
+        LanguageModel m = LanguageModel::open(kLlm.toStdString());
+        LlmEvaluator ev(m, m.tokenizer().encode(readFile(kHeldout.toStdString())), LlmEvaluator::Options{.limit = 6});
+        QCOMPARE(c->metrics.find("perplexity")->value, ev.evaluate(w.settings()).metrics.find("perplexity")->value);
+        QCOMPARE(w.sizeReport().total, m.ggufBytes(w.settings()));
+        QVERIFY(QTest::qWaitFor([&] { return w.points().size() >= static_cast<int>(w.presets().size()); }, 120000));
+        saved = w.toSession();
+        plan = w.settings();
+        // Comparing with another model is refused with the reason.
+        QSignalSpy messages(&w, &Workbench::message);
+        w.addComparison(kSmall);
+        QCOMPARE(messages.size(), 1);
+        QVERIFY(messages[0][0].toString().contains("ONNX"));
+    }
+    QString error, warning;
+    Workbench w2;
+    QVERIFY2(w2.restoreSession(saved, &error, &warning), qPrintable(error));
+    QVERIFY(w2.isLanguageModel());
+    QVERIFY(w2.settings() == plan);
+    QVERIFY(waitComplete(w2, 5000));
+    // An ONNX model afterwards: the document is an ONNX one again.
+    QVERIFY(w2.open(kSample, kImages, &error));
+    QVERIFY(!w2.isLanguageModel());
+    QCOMPARE(w2.presets().front().name, QString("float16"));
+    QCOMPARE(w2.presets()[1].name, QString("int8"));
 }
 
 QTEST_MAIN(TestWorkbench)

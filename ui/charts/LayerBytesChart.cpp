@@ -8,6 +8,7 @@
 #include <QCursor>
 #include <QHorizontalStackedBarSeries>
 #include <QLegend>
+#include <QLegendMarker>
 #include <QLocale>
 #include <QSet>
 #include <QToolTip>
@@ -94,6 +95,7 @@ struct LayerBytesChart::Private {
     }
     void applyPalette();
     QString tooltip(int bar) const;
+    void hideUnnamedParts();
     /// The four parts of a bar (layer index, or -1 for the other layers summed) and its name.
     QString barValues(int layer, double v[4]) const;
 };
@@ -221,7 +223,8 @@ QString LayerBytesChart::Private::tooltip(int bar) const
     const QString title = barValues(layer, v);
     QString s = QString("<b>%1</b>").arg(title.toHtmlEscaped());
     for (int p = 0; p < 4; ++p)
-        s += QString("<br>%1: %2").arg(parts[p]->label(), bytesText(v[p]));
+        if (!parts[p]->label().isEmpty())
+            s += QString("<br>%1: %2").arg(parts[p]->label(), bytesText(v[p]));
     s += QString("<br>Total: %1").arg(bytesText(v[0] + v[1] + v[2] + v[3]));
     return s;
 }
@@ -297,10 +300,25 @@ LayerBytesChart::LayerBytesChart(QWidget* parent)
 
 LayerBytesChart::~LayerBytesChart() = default;
 
+void LayerBytesChart::setPartLabels(const QStringList& labels)
+{
+    for (int p = 0; p < 4 && p < labels.size(); ++p)
+        d_->parts[p]->setLabel(labels[p]);
+    d_->hideUnnamedParts();
+}
+
+void LayerBytesChart::Private::hideUnnamedParts()
+{
+    const QList<QLegendMarker*> markers = chart->legend()->markers(series);
+    for (int p = 0; p < 4 && p < markers.size(); ++p)
+        markers[p]->setVisible(!parts[p]->label().isEmpty());
+}
+
 void LayerBytesChart::setLayers(const QVector<LayerBytesBar>& layers)
 {
     d_->layers = layers;
     d_->rebuild();
+    d_->hideUnnamedParts(); // the legend may have made its markers anew
 }
 
 QByteArray LayerBytesChart::image(const QString& format) const

@@ -160,6 +160,22 @@ void EngineBridge::setSource(std::shared_ptr<const Model> model, std::shared_ptr
     updateState();
 }
 
+void EngineBridge::setSource(std::function<std::unique_ptr<PlanEvaluator>()> makeEvaluator, SizeFunction sizeOf)
+{
+    cancelJob();
+    Private& d = *d_;
+    ++d.serial;
+    d.hasSource = true;
+    d.loading = true;
+    d.liveOutstanding = false;
+    d.measuresOutstanding = 0;
+    EngineSource source;
+    source.makeEvaluator = std::move(makeEvaluator);
+    source.sizeOf = std::move(sizeOf);
+    d.worker.setSource(d.serial, std::move(source));
+    updateState();
+}
+
 void EngineBridge::clearSource()
 {
     cancelJob();

@@ -11,6 +11,7 @@
 #include <QString>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -45,6 +46,9 @@ public:
     /// any other request. Failures arrive as sourceFailed. The objects are shared read-only.
     void setSource(std::shared_ptr<const Model> model, std::shared_ptr<const Dataset> data, Preprocessing pre,
                    std::shared_ptr<const SizeModel> size, Evaluator::Options options = {});
+    /// A language model's source: the evaluator is made by makeEvaluator in the worker (which
+    /// owns it, and whatever it modifies, from then on); sizeOf gives the searches exact sizes.
+    void setSource(std::function<std::unique_ptr<PlanEvaluator>()> makeEvaluator, SizeFunction sizeOf);
     /// Drops the source (and the Evaluator, in the worker).
     void clearSource();
 

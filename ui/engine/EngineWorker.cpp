@@ -162,15 +162,18 @@ void EngineWorker::loadSource(Current& cur, std::optional<EngineSource> source, 
     cur.error = QStringLiteral("no model and data are loaded");
     if (!source)
         return; // clearSource
-    if (!source->model || !source->data) {
+    if (!source->makeEvaluator && (!source->model || !source->data)) {
         cur.error = QStringLiteral("a model and data are needed to evaluate");
         emit sourceError(cur.serial, cur.error);
         return;
     }
     cur.source = std::move(*source);
     try {
-        cur.evaluator = std::make_unique<Evaluator>(*cur.source.model, *cur.source.data, cur.source.pre,
-                                                    cur.source.options);
+        if (cur.source.makeEvaluator)
+            cur.evaluator = cur.source.makeEvaluator();
+        else
+            cur.evaluator = std::make_unique<Evaluator>(*cur.source.model, *cur.source.data, cur.source.pre,
+                                                        cur.source.options);
     } catch (const std::exception& e) {
         cur.error = QString::fromStdString(e.what());
         cur.source = {};
@@ -260,7 +263,7 @@ void EngineWorker::runJob(Current& cur, EngineJob job)
         emit jobError(id, cur.error, false);
         return;
     }
-    Evaluator& ev = *cur.evaluator;
+    PlanEvaluator& ev = *cur.evaluator;
     const CancelToken* cancel = job.cancel.get();
     // The searches call this between two of their evaluations, never inside
     // Evaluator::evaluate (core/search/Search.cpp), and keep nothing of the Evaluator's across
@@ -277,9 +280,12 @@ void EngineWorker::runJob(Current& cur, EngineJob job)
         if (job.kind != EngineJob::Kind::Sensitivity) {
             if (!job.table)
                 throw Error("the job needs a sensitivity table");
-            if (!cur.source.size)
+            if (cur.source.sizeOf)
+                size = cur.source.sizeOf;
+            else if (cur.source.size)
+                size = [sizes = cur.source.size](const std::vector<LayerSetting>& plan) { return sizes->total(plan); };
+            else
                 throw Error("the job needs the model's sizes, and none were given with the source");
-            size = [sizes = cur.source.size](const std::vector<LayerSetting>& plan) { return sizes->total(plan); };
         }
         switch (job.kind) {
         case EngineJob::Kind::Sensitivity: {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,13 +34,17 @@ class SizeModel;
 
 namespace leger::ui {
 
-/// What the engine runs on; the objects are shared read-only with the GUI thread.
+/// What the engine runs on; the objects are shared read-only with the GUI thread. An ONNX
+/// model gives model, data, pre, size and options; a language model gives makeEvaluator (called
+/// in the worker, which then owns the evaluator) and sizeOf.
 struct EngineSource {
     std::shared_ptr<const Model> model;
     std::shared_ptr<const Dataset> data;
     Preprocessing pre;
     std::shared_ptr<const SizeModel> size;
     Evaluator::Options options;
+    std::function<std::unique_ptr<PlanEvaluator>()> makeEvaluator;
+    SizeFunction sizeOf;
 };
 
 /// One long job and its parameters (the fields its kind needs).
@@ -118,7 +123,7 @@ private:
     struct Current {
         quint64 serial = 0;
         EngineSource source;
-        std::unique_ptr<Evaluator> evaluator;
+        std::unique_ptr<PlanEvaluator> evaluator;
         QString error; // why there is no evaluator
     };
 

@@ -1,5 +1,7 @@
 #include "layers/LayerTableModel.h"
 
+#include "compress/Presets.h"
+
 #include <QLocale>
 #include <cmath>
 
@@ -124,7 +126,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
         case Shape: return QString::fromStdString(shapeToString(l.shape));
         case Parameters: return QLocale().toString(static_cast<qlonglong>(l.parameters));
         case Format: return formatName(s);
-        case Bits: return isInt ? QString::number(s.bits) : QString::number(s.format == WeightFormat::Float32 ? 32 : 16);
+        case Bits: return QString::number(nominalBits(s), 'g', 3);
         case Granularity: return granularityName(s);
         case Sparsity:
             return nm ? QStringLiteral("50 %") : QStringLiteral("%1 %").arg(s.sparsity * 100.0, 0, 'f', 0);
@@ -151,7 +153,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
         case Shape: return QString::fromStdString(shapeToString(l.shape));
         case Parameters: return static_cast<qlonglong>(l.parameters);
         case Format: return formatName(s);
-        case Bits: return isInt ? s.bits : (s.format == WeightFormat::Float32 ? 32 : 16);
+        case Bits: return nominalBits(s);
         case Granularity: return isInt ? granularityName(s) : QString();
         case Sparsity: return nm ? 0.5 : s.sparsity;
         case Pattern: return patternName(s.pattern);
@@ -236,9 +238,9 @@ Qt::ItemFlags LayerTableModel::flags(const QModelIndex& index) const
         return f;
     const LayerSetting& s = workbench_->settings()[static_cast<std::size_t>(index.row())];
     switch (index.column()) {
-    case Format:
+    case Format: return f | Qt::ItemIsEditable;
     case Sparsity:
-    case Pattern: return f | Qt::ItemIsEditable;
+    case Pattern: return workbench_->isLanguageModel() ? f : f | Qt::ItemIsEditable; // GGUF stores every weight
     case Bits:
     case Granularity: return s.format == WeightFormat::Int ? f | Qt::ItemIsEditable : f;
     }
@@ -268,7 +270,8 @@ bool LayerTableModel::setValue(const QModelIndex& index, const QVariant& value, 
     const QString layer = QString::fromStdString(workbench_->layers()[static_cast<std::size_t>(index.row())].name);
     switch (column) {
     case Format:
-        if (i < 0 || i > static_cast<int>(WeightFormat::Int))
+        // A format the layer cannot take is fitted or ignored by Workbench::editLayers.
+        if (i < 0 || i > static_cast<int>(WeightFormat::Q6_K))
             return false;
         edit = [i](LayerSetting s) { s.format = static_cast<WeightFormat>(i); return s; };
         text = tr("Format of %1").arg(layer);

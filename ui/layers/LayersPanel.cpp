@@ -70,10 +70,7 @@ LayersPanel::LayersPanel(Workbench* workbench, QWidget* parent)
     scopeLabel_ = new QLabel(this);
 
     presets_ = new QComboBox(this);
-    presets_->addItem(tr("Preset…"));
-    presets_->addItem(tr("uncompressed (float32)"), QStringLiteral("float32"));
-    for (const Workbench::Preset& p : Workbench::presets())
-        presets_->addItem(p.name, p.name);
+    fillPresets();
     presets_->setToolTip(tr("Apply a uniform setting to the chosen layers"));
     connect(presets_, &QComboBox::activated, this, [this](int i) {
         if (i > 0)
@@ -122,11 +119,26 @@ LayersPanel::LayersPanel(Workbench* workbench, QWidget* parent)
         view_->setColumnWidth(LayerTableModel::Name, std::min(view_->columnWidth(LayerTableModel::Name), 16 * m));
         view_->setColumnWidth(LayerTableModel::Sparsity, std::max(view_->columnWidth(LayerTableModel::Sparsity), 5 * m));
         view_->setColumnWidth(LayerTableModel::Bits, std::max(view_->columnWidth(LayerTableModel::Bits), 4 * m));
+        fillPresets();
+        editor_->setLanguageModel(workbench_->isLanguageModel());
+        // GGUF's formats carry their own scales and store every weight.
+        for (int c : {LayerTableModel::Granularity, LayerTableModel::Sparsity, LayerTableModel::Pattern})
+            view_->setColumnHidden(c, workbench_->isLanguageModel());
         setApplyToAll(true);
         refreshEditor();
         emit currentLayerChanged(-1);
     });
     refreshEditor();
+}
+
+void LayersPanel::fillPresets()
+{
+    const QSignalBlocker block(presets_);
+    presets_->clear();
+    presets_->addItem(tr("Preset…"));
+    presets_->addItem(tr("uncompressed (float32)"), QStringLiteral("float32"));
+    for (const Workbench::Preset& p : workbench_->presets())
+        presets_->addItem(p.name, p.name);
 }
 
 bool LayersPanel::applyToAll() const { return scope_->checkedId() == 1; }
@@ -154,7 +166,7 @@ QList<int> LayersPanel::targetRows() const
 void LayersPanel::applyPreset(const QString& name)
 {
     LayerSetting setting = LayerSetting::none();
-    for (const Workbench::Preset& p : Workbench::presets())
+    for (const Workbench::Preset& p : workbench_->presets())
         if (p.name == name)
             setting = p.setting;
     const QList<int> rows = targetRows();

@@ -34,6 +34,8 @@ public:
     void setApplyToAll(bool all);
     /// Applies a preset (by Workbench::presets() name) to the target layers.
     void applyPreset(const QString& name);
+    /// The uniform presets of the open model's kind (ONNX, or a language model's GGUF types).
+    void fillPresets();
     /// Selects the layer at this row (in layer order) and scrolls to it.
     void selectLayer(int row);
 

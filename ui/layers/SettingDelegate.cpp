@@ -1,5 +1,7 @@
 #include "layers/SettingDelegate.h"
 
+#include "compress/Presets.h"
+
 #include <QAbstractProxyModel>
 #include <QApplication>
 #include <QComboBox>
@@ -26,10 +28,15 @@ std::pair<LayerTableModel*, QModelIndex> source(const QModelIndex& index)
     return {const_cast<LayerTableModel*>(qobject_cast<const LayerTableModel*>(m)), i};
 }
 
-void fillCombo(QComboBox* c, int column)
+void fillCombo(QComboBox* c, int column, bool languageModel)
 {
     switch (column) {
     case LayerTableModel::Format:
+        if (languageModel) { // GGUF's types
+            for (WeightFormat f : languageModelFormats())
+                c->addItem(QString::fromLatin1(toString(f)), static_cast<int>(f));
+            break;
+        }
         c->addItem("float32", static_cast<int>(WeightFormat::Float32));
         c->addItem("float16", static_cast<int>(WeightFormat::Float16));
         c->addItem("bfloat16", static_cast<int>(WeightFormat::BFloat16));
@@ -79,7 +86,7 @@ QWidget* SettingDelegate::createEditor(QWidget* parent, const QStyleOptionViewIt
     }
     if (column == LayerTableModel::Format || column == LayerTableModel::Granularity || column == LayerTableModel::Pattern) {
         auto* combo = new QComboBox(parent);
-        fillCombo(combo, column);
+        fillCombo(combo, column, model->workbench()->isLanguageModel());
         connect(combo, &QComboBox::activated, this, [model, target, combo](int i) {
             if (target.isValid())
                 model->setValue(target, combo->itemData(i), 0);

@@ -7,6 +7,9 @@
 #include <QLabel>
 #include <QSignalBlocker>
 #include <QSlider>
+#include <algorithm>
+
+#include "compress/Presets.h"
 
 namespace leger::ui {
 
@@ -14,11 +17,6 @@ SettingEditor::SettingEditor(std::function<int()> nextDragId, QWidget* parent)
     : QWidget(parent), nextDragId_(std::move(nextDragId))
 {
     format_ = new QComboBox(this);
-    format_->addItem("float32", static_cast<int>(WeightFormat::Float32));
-    format_->addItem("float16", static_cast<int>(WeightFormat::Float16));
-    format_->addItem("bfloat16", static_cast<int>(WeightFormat::BFloat16));
-    format_->addItem(tr("int"), static_cast<int>(WeightFormat::Int));
-    format_->setToolTip(tr("How weights are stored: as they are (float32), as 16-bit floats, or as integer codes with scales"));
 
     bits_ = new QSlider(Qt::Horizontal, this);
     bits_->setRange(2, 8);
@@ -99,6 +97,12 @@ SettingEditor::SettingEditor(std::function<int()> nextDragId, QWidget* parent)
         emitEdit([f](LayerSetting s) { s.format = f; return s; }, tr("Format %1").arg(format_->itemText(i)), nullptr);
     });
     connect(bits_, &QSlider::valueChanged, this, [this](int b) {
+        if (languageModel_) {
+            const WeightFormat f = languageModelFormatForBits(b);
+            bitsLabel_->setText(QString::fromLatin1(toString(f)));
+            emitEdit([f](LayerSetting s) { s.format = f; return s; }, tr("Format %1").arg(toString(f)), bits_);
+            return;
+        }
         bitsLabel_->setText(tr("%1 bits").arg(b));
         emitEdit([b](LayerSetting s) { s.format = WeightFormat::Int; s.bits = b; return s; }, tr("Bits %1").arg(b), bits_);
     });
@@ -143,6 +147,29 @@ SettingEditor::SettingEditor(std::function<int()> nextDragId, QWidget* parent)
             },
             tr("Pattern %1").arg(pattern_->itemText(i)), nullptr);
     });
+    setLanguageModel(false);
+}
+
+void SettingEditor::setLanguageModel(bool on)
+{
+    languageModel_ = on;
+    bitsLabel_->setMinimumWidth(bitsLabel_->fontMetrics().horizontalAdvance(on ? "q5_K · 5.5 bits " : "8 bits "));
+    const QSignalBlocker block(format_);
+    format_->clear();
+    if (on) {
+        for (WeightFormat f : languageModelFormats())
+            format_->addItem(QString::fromLatin1(toString(f)), static_cast<int>(f));
+        format_->setToolTip(tr("How weights are stored in the GGUF file: float32, 16-bit floats, or one of GGUF's block "
+                               "formats (blocks of 32 or 256 weights with their own scales, as llama.cpp quantizes)"));
+        bits_->setToolTip(tr("Bits per weight through GGUF's K-quants: 2 q2_K, 3 q3_K, 4 q4_K, 5 q5_K, 6 q6_K, 7-8 q8_0"));
+    } else {
+        format_->addItem("float32", static_cast<int>(WeightFormat::Float32));
+        format_->addItem("float16", static_cast<int>(WeightFormat::Float16));
+        format_->addItem("bfloat16", static_cast<int>(WeightFormat::BFloat16));
+        format_->addItem(tr("int"), static_cast<int>(WeightFormat::Int));
+        format_->setToolTip(tr("How weights are stored: as they are (float32), as 16-bit floats, or as integer codes with scales"));
+        bits_->setToolTip(tr("Bits per integer code: 2^bits levels per scale"));
+    }
     showSetting(LayerSetting::none(), false);
 }
 
@@ -160,16 +187,26 @@ void SettingEditor::updateEnabled(const LayerSetting& s)
     symmetric_->setEnabled(isInt);
     clip_->setEnabled(isInt);
     const bool nm = s.pattern == SparsityPattern::N2M4 || s.pattern == SparsityPattern::N4M8;
-    sparsity_->setEnabled(!nm);
+    // GGUF stores every weight: pruning would not make a language model's file smaller.
+    sparsity_->setEnabled(!nm && !languageModel_);
+    pattern_->setEnabled(!languageModel_);
 }
 
 void SettingEditor::showSetting(const LayerSetting& s, bool mixed)
 {
     const QSignalBlocker b1(format_), b2(bits_), b3(granularity_), b4(symmetric_), b5(clip_), b6(sparsity_), b7(pattern_);
     format_->setCurrentIndex(format_->findData(static_cast<int>(s.format)));
-    bits_->setValue(s.bits);
-    bitsLabel_->setText(s.format == WeightFormat::Int ? tr("%1 bits").arg(s.bits)
-                                                      : tr("%1 bits").arg(s.format == WeightFormat::Float32 ? 32 : 16));
+    if (languageModel_) {
+        // The slider stands at the K-quant of the format's bits (q4_0, q4_1 and q4_K at 4).
+        const double bits = nominalBits(s);
+        bits_->setValue(isBlockFormat(s.format) ? std::clamp(static_cast<int>(bits), 2, 8) : 8);
+        bitsLabel_->setText(isBlockFormat(s.format) ? QStringLiteral("%1 · %2 bits").arg(toString(s.format)).arg(bits, 0, 'g', 3)
+                                                    : tr("%1 bits").arg(bits));
+    } else {
+        bits_->setValue(s.bits);
+        bitsLabel_->setText(s.format == WeightFormat::Int ? tr("%1 bits").arg(s.bits)
+                                                          : tr("%1 bits").arg(s.format == WeightFormat::Float32 ? 32 : 16));
+    }
     granularity_->setCurrentIndex(granularity_->findData(
         s.granularity == Granularity::Group ? s.groupSize : static_cast<int>(s.granularity)));
     symmetric_->setChecked(s.symmetric);

@@ -22,6 +22,9 @@ public:
     /// nextDragId: a new undo-merge id for each slider drag.
     SettingEditor(std::function<int()> nextDragId, QWidget* parent = nullptr);
 
+    /// Offers a language model's choices: GGUF's types, the bits slider moving through the
+    /// K-quants (q2_K .. q6_K, then q8_0); scales, clipping and sparsity do not apply.
+    void setLanguageModel(bool on);
     /// Shows a setting (the first chosen layer's); mixed: the chosen layers differ.
     void showSetting(const LayerSetting& s, bool mixed);
 
@@ -38,6 +41,7 @@ private:
     void updateEnabled(const LayerSetting& s);
 
     std::function<int()> nextDragId_;
+    bool languageModel_ = false;
     int dragId_ = 0;
     QComboBox* format_;
     QSlider* bits_;

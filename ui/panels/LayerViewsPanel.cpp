@@ -14,6 +14,7 @@
 #include "charts/SensitivityView.h"
 #include "charts/WeightHistogram.h"
 #include "compress/Compressor.h"
+#include "llm/LanguageModel.h"
 #include "model/Model.h"
 #include "search/Search.h"
 #include "workbench/MetricInfo.h"
@@ -165,6 +166,12 @@ void LayerViewsPanel::setLayer(int row)
 
 void LayerViewsPanel::updateBytes()
 {
+    // A language model's size is its GGUF file's: tensor data (ggml's blocks hold their scales)
+    // and each tensor's padding to the alignment.
+    if (workbench_->isLanguageModel())
+        bytes_->setPartLabels({tr("Tensor data (codes and scales)"), QString(), QString(), tr("Alignment padding")});
+    else
+        bytes_->setPartLabels({tr("Codes"), tr("Sparsity metadata"), tr("Scales and zero points"), tr("Record header")});
     QVector<LayerBytesBar> bars;
     const SizeReport& r = workbench_->sizeReport();
     const auto& layers = workbench_->layers();
@@ -208,20 +215,22 @@ void LayerViewsPanel::updateHistogram()
         return;
     }
     const auto& layers = workbench_->layers();
-    if (layer_ < 0 || static_cast<std::size_t>(layer_) >= layers.size() || !workbench_->model()) {
+    if (layer_ < 0 || static_cast<std::size_t>(layer_) >= layers.size() || !workbench_->isOpen()) {
         histogram_->setWeights({}, {}, {}, {}, {});
         return;
     }
     const Layer layer = layers[static_cast<std::size_t>(layer_)];
     const LayerSetting setting = workbench_->settings()[static_cast<std::size_t>(layer_)];
+    // The lambda holds the model, so opening another one meanwhile is safe. A language model's
+    // original weights are never touched by the engine's worker (it swaps in copies).
     const std::shared_ptr<const Model> model = workbench_->sharedModel();
-    const Tensor* w = model->graph.initializer(layer.name);
+    const std::shared_ptr<const LanguageModel> llm = workbench_->languageModel();
+    const Tensor* w = llm ? &llm->original(static_cast<std::size_t>(layer_)) : model->graph.initializer(layer.name);
     if (!w) {
         histogram_->setWeights({}, {}, {}, {}, {});
         return;
     }
-    // The lambda holds the model, so opening another one meanwhile is safe.
-    watcher_->setFuture(QtConcurrent::run([layer, setting, model, w]() -> std::shared_ptr<Histogram> {
+    watcher_->setFuture(QtConcurrent::run([layer, setting, model, llm, w]() -> std::shared_ptr<Histogram> {
         auto h = std::make_shared<Histogram>();
         h->layer = QStringLiteral("%1 — %2").arg(QString::fromStdString(layer.name), QString::fromStdString(setting.label()));
         try { // an exception must not cross into the GUI thread through the future

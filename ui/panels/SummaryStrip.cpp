@@ -160,10 +160,11 @@ void SummaryStrip::updateMetric()
     // The change is taken on the same samples: not while the current result covers only part of them.
     if (b && cur->samples == base->samples && m.name != "agreement" && m.name != "kl" && m.name != "sqnr_db") {
         const double d = (v->value - b->value) * m.scale;
-        delta_->setText(tr("%1%2 %3 vs baseline")
+        const QString unit = m.unit == "%" ? tr("points") : m.unit;
+        delta_->setText(tr("%1%2%3 vs baseline")
                             .arg(d >= 0 ? "+" : "−")
                             .arg(std::abs(d), 0, 'f', 2)
-                            .arg(m.unit == "%" ? tr("points") : m.unit));
+                            .arg(unit.isEmpty() ? QString() : QStringLiteral(" ") + unit));
     } else {
         delta_->setText(b ? tr("baseline %1").arg(m.format(b->value * m.scale)) : QString());
     }
@@ -171,7 +172,9 @@ void SummaryStrip::updateMetric()
         flips_->setText(tr("flips −%1 / +%2").arg(cur->metrics.lost).arg(cur->metrics.gained));
     else
         flips_->clear();
-    samples_->setText(tr("%1 / %2 samples").arg(cur->samples).arg(cur->total));
+    samples_->setText((workbench_->isLanguageModel() ? tr("%1 / %2 windows") : tr("%1 / %2 samples"))
+                          .arg(cur->samples)
+                          .arg(cur->total));
 }
 
 void SummaryStrip::updateEngine()

@@ -23,10 +23,19 @@ MetricInfo MetricInfo::of(const QString& name)
     } else if (name == "top5") {
         m = {name, tr("Top-5 accuracy"), "%", 100.0, true,
              tr("Share of samples whose label is among the five highest-scoring classes (95 % Wilson interval).")};
+    } else if (name == "perplexity") {
+        m = {name, tr("Perplexity"), "", 1.0, false,
+             tr("exp of the mean negative log-likelihood of each next token of the text, measured as llama.cpp's "
+                "perplexity tool does (windows of the context length, the second half of each scored); lower is "
+                "better. Interval: exp(mean ± 1.96 standard errors) over the tokens scored.")};
+    } else if (name == "nll") {
+        m = {name, tr("Negative log-likelihood"), tr("nats"), 1.0, false,
+             tr("Mean negative log-likelihood of the next token, in nats per token (log of the perplexity).")};
     } else if (name == "agreement") {
         m = {name, tr("Agreement"), "%", 100.0, true,
              tr("Share of samples on which the compressed model predicts the same class as the uncompressed "
-                "model (needs no labels; 95 % Wilson interval).")};
+                "model (needs no labels; 95 % Wilson interval). For a language model: share of the scored "
+                "tokens whose most likely next token is the uncompressed model's.")};
     } else if (name == "kl") {
         m = {name, tr("KL divergence"), tr("nats"), 1.0, false,
              tr("Mean over samples of KL(p_uncompressed ‖ p_compressed), the class distributions being the "
@@ -86,7 +95,7 @@ QString MetricInfo::format(double v, int decimals) const
     if (!std::isfinite(v))
         return v > 0 ? QStringLiteral("∞") : QStringLiteral("—");
     if (decimals < 0)
-        decimals = name == "kl" ? 5 : (unit == "%" ? 2 : 1);
+        decimals = name == "kl" ? 5 : name == "perplexity" || name == "nll" ? 3 : (unit == "%" ? 2 : 1);
     QString s = QString::number(v, name == "kl" ? 'g' : 'f', name == "kl" ? 3 : decimals);
     return unit.isEmpty() ? s : s + (unit == "%" ? QStringLiteral(" %") : QStringLiteral(" ") + unit);
 }
@@ -94,7 +103,7 @@ QString MetricInfo::format(double v, int decimals) const
 QStringList MetricInfo::available(const Evaluation& e)
 {
     QStringList out;
-    for (const char* n : {"top1", "top5", "agreement", "kl", "sqnr_db"})
+    for (const char* n : {"perplexity", "top1", "top5", "agreement", "kl", "nll", "sqnr_db"})
         if (e.metrics.find(n))
             out << QString::fromLatin1(n);
     return out;

@@ -16,9 +16,12 @@
 #include "eval/Evaluator.h"
 #include "io/Exporter.h"
 #include "io/OnnxReader.h"
+#include "llm/LanguageModel.h"
+#include "llm/LlmEvaluator.h"
 #include "model/Model.h"
 #include "report/Report.h"
 #include "search/Search.h"
+#include "util/AtomicFile.h"
 #include "util/CancelToken.h"
 #include "session/SessionFile.h"
 #include "util/Error.h"
@@ -193,12 +196,74 @@ Workbench::~Workbench()
 
 std::int64_t Workbench::sizeOf(const std::vector<LayerSetting>& s) const
 {
+    if (llm_)
+        return llm_->ggufBytes(s);
     return sizeModel_ ? sizeModel_->total(s) : 0;
 }
 
 double Workbench::bitsPerWeightOf(const std::vector<LayerSetting>& s) const
 {
-    return sizeModel_ ? sizeModel_->report(s).bitsPerWeight : 0.0;
+    return reportFor(s).bitsPerWeight;
+}
+
+SizeReport Workbench::reportFor(const std::vector<LayerSetting>& s) const
+{
+    if (llm_)
+        return llm_->sizeReport(s);
+    return sizeModel_ ? sizeModel_->report(s) : SizeReport{};
+}
+
+QString Workbench::whyNot(int layer, const LayerSetting& s) const
+{
+    if (llm_ && layer >= 0 && static_cast<std::size_t>(layer) < layers_.size())
+        return QString::fromStdString(llm_->whyNot(static_cast<std::size_t>(layer), s));
+    if (!llm_ && isBlockFormat(s.format))
+        return tr("%1 is a GGUF block format, for language models").arg(QString::fromLatin1(toString(s.format)));
+    return {};
+}
+
+namespace {
+
+/// A UTF-8 text's token ids for a language model, with the window check the evaluator makes.
+std::shared_ptr<const std::vector<std::int32_t>> readText(const QString& path, LanguageModel& model)
+{
+    auto tokens = std::make_shared<std::vector<std::int32_t>>(model.tokenizer().encode(readFile(path.toStdString())));
+    try {
+        LlmEvaluator check(model, *tokens, LlmEvaluator::Options{.limit = 1});
+    } catch (const Error& e) {
+        throw Error(path.toStdString() + ": " + e.what());
+    }
+    return tokens;
+}
+
+} // namespace
+
+bool Workbench::openLanguageModel(const QString& absModel, const QString& absData, QString* error)
+{
+    std::shared_ptr<LanguageModel> llm;
+    std::shared_ptr<const std::vector<std::int32_t>> tokens;
+    try {
+        llm = std::make_shared<LanguageModel>(LanguageModel::open(absModel.toStdString()));
+        if (!absData.isEmpty())
+            tokens = readText(absData, *llm);
+    } catch (const std::exception& e) {
+        if (error)
+            *error = QString::fromStdString(e.what());
+        return false;
+    }
+    engine_->clearSource();
+    modelSha256_ = QFileInfo(absModel).isDir() ? QByteArray() : SessionFile::sha256(absModel);
+    model_.reset();
+    sizeModel_.reset();
+    data_.reset();
+    pre_ = {};
+    llm_ = std::move(llm);
+    tokens_ = std::move(tokens);
+    layers_ = llm_->layers();
+    modelPath_ = absModel;
+    dataPath_ = absData;
+    resetForModel();
+    return true;
 }
 
 bool Workbench::open(const QString& modelPath, const QString& dataPath, QString* error)
@@ -206,6 +271,8 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
     const QString absModel = QFileInfo(modelPath).absoluteFilePath();
     const QString absData = dataPath.isEmpty() || dataPath.startsWith(kSynthetic) ? dataPath
                                                                                    : QFileInfo(dataPath).absoluteFilePath();
+    if (LanguageModel::isLanguageModelPath(absModel.toStdString()))
+        return openLanguageModel(absModel, absData, error);
     std::shared_ptr<Model> model;
     std::vector<Layer> layers;
     std::shared_ptr<SizeModel> size;
@@ -230,6 +297,8 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
     }
     engine_->clearSource();
     modelSha256_ = SessionFile::sha256(absModel);
+    llm_.reset();
+    tokens_.reset();
     model_ = std::move(model);
     layers_ = std::move(layers);
     sizeModel_ = std::move(size);
@@ -244,7 +313,7 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
         for (std::size_t i = 0; i < layers_.size(); ++i)
             if (auto it = stored.find(layers_[i].name); it != stored.end())
                 settings_[i] = it->second;
-        size_ = sizeModel_->report(settings_);
+        size_ = reportFor(settings_);
         emit settingsChanged({});
         scheduleEvaluation();
         emit message(tr("%1 is a compressed model: its layers start at the settings they are stored with. "
@@ -257,21 +326,30 @@ bool Workbench::open(const QString& modelPath, const QString& dataPath, QString*
 
 bool Workbench::openData(const QString& dataPath, QString* error)
 {
-    if (!model_) {
+    if (!isOpen()) {
         if (error)
             *error = tr("Open a model first.");
         return false;
     }
     const QString absData = dataPath.startsWith(kSynthetic) ? dataPath : QFileInfo(dataPath).absoluteFilePath();
     std::shared_ptr<Dataset> data;
+    std::shared_ptr<const std::vector<std::int32_t>> tokens;
     try {
-        data = readData(absData, *model_, dataLimit_);
-        Evaluator check(*model_, *data, pre_, Evaluator::Options{.limit = 1});
+        if (llm_) {
+            if (absData.startsWith(kSynthetic))
+                throw Error("a language model is measured on a text file, not on synthetic inputs");
+            // Reads only the tokenizer and the configuration, not the weights the worker swaps.
+            tokens = readText(absData, *llm_);
+        } else {
+            data = readData(absData, *model_, dataLimit_);
+            Evaluator check(*model_, *data, pre_, Evaluator::Options{.limit = 1});
+        }
     } catch (const std::exception& e) {
         if (error)
             *error = QString::fromStdString(e.what());
         return false;
     }
+    tokens_ = std::move(tokens);
     // The compared models are measured again on the new data, so that the chart keeps comparing
     // like with like (one that does not fit the new data is reported and dropped).
     QStringList compared;
@@ -303,7 +381,7 @@ bool Workbench::openData(const QString& dataPath, QString* error)
 void Workbench::resetForModel()
 {
     settings_.assign(layers_.size(), LayerSetting::none());
-    size_ = sizeModel_->report(settings_);
+    size_ = reportFor(settings_);
     undo_->clear();
     baseline_.reset();
     current_.reset();
@@ -328,10 +406,18 @@ void Workbench::resetForModel()
 void Workbench::startSource()
 {
     requested_ = 0;
-    if (data_)
+    if (llm_ && tokens_) {
+        // The worker's evaluator owns the model from here on (its decoder's weights are swapped
+        // while it evaluates); the lambdas keep both alive while the worker needs them.
+        // dataLimit_ counts windows here.
+        engine_->setSource([llm = llm_, tokens = tokens_, limit = dataLimit_]() -> std::unique_ptr<PlanEvaluator> {
+            return std::make_unique<LlmEvaluator>(llm, *tokens, LlmEvaluator::Options{.limit = limit});
+        }, [llm = llm_](const std::vector<LayerSetting>& plan) { return llm->ggufBytes(plan); });
+    } else if (data_) {
         engine_->setSource(model_, data_, pre_, sizeModel_);
-    else
+    } else {
         engine_->clearSource();
+    }
 }
 
 void Workbench::measurePresets()
@@ -341,7 +427,9 @@ void Workbench::measurePresets()
         for (const PlanPoint& q : points_)
             have |= q.kind == PointKind::Preset && q.label == p.name;
         if (!have)
-            engine_->measure(std::vector<LayerSetting>(layers_.size(), p.setting), p.name);
+            engine_->measure(llm_ ? llm_->fitted(std::vector<LayerSetting>(layers_.size(), p.setting))
+                                  : std::vector<LayerSetting>(layers_.size(), p.setting),
+                             p.name);
     }
 }
 
@@ -360,6 +448,10 @@ void Workbench::editLayers(const QList<int>& rows, const std::function<LayerSett
         } catch (const Error&) {
             continue; // a combination the sliders cannot make; ignore rather than corrupt the plan
         }
+        if (llm_) // a K-quant on a layer whose rows are not a multiple of 256 gets llama.cpp's fallback
+            a = llm_->fitted(static_cast<std::size_t>(row), a);
+        if (!whyNot(row, a).isEmpty())
+            continue; // int or pruning on a language model: no GGUF type stores it
         r.push_back(row);
         before.push_back(b);
         after.push_back(a);
@@ -386,7 +478,7 @@ void Workbench::replaceSettings(const std::vector<int>& rows, const std::vector<
         settings_[static_cast<std::size_t>(rows[k])] = values[k];
         changed << rows[k];
     }
-    size_ = sizeModel_->report(settings_);
+    size_ = reportFor(settings_);
     emit settingsChanged(changed.size() == static_cast<int>(settings_.size()) ? QList<int>{} : changed);
     emit currentChanged(); // the old result no longer belongs to the plan
     emit modified();
@@ -397,14 +489,14 @@ void Workbench::scheduleEvaluation()
 {
     // Not restarted by each change: during a continuous drag the engine is asked for the
     // newest plan every kDebounceMs, instead of only once the drag pauses.
-    if (data_ && !debounce_->isActive())
+    if (hasData() && !debounce_->isActive())
         debounce_->start();
 }
 
 void Workbench::evaluateNow()
 {
     debounce_->stop();
-    if (!data_ || !model_)
+    if (!hasData() || !isOpen())
         return;
     if (auto c = current(); c && c->complete())
         return;
@@ -508,25 +600,26 @@ QStringList Workbench::availableMetrics() const
     return baseline_ ? MetricInfo::available(*baseline_) : QStringList{};
 }
 
-const std::vector<Workbench::Preset>& Workbench::presets()
+const std::vector<Workbench::Preset>& Workbench::presets() const
 {
-    static const std::vector<Preset> p = [] {
+    const auto convert = [](const std::vector<leger::Preset>& presets) {
         std::vector<Preset> out;
-        for (const leger::Preset& q : uniformPresets())
+        for (const leger::Preset& q : presets)
             out.push_back({QString::fromStdString(q.name), q.setting});
         return out;
-    }();
-    return p;
+    };
+    static const std::vector<Preset> onnx = convert(uniformPresets()), llm = convert(languageModelPresets());
+    return llm_ ? llm : onnx;
 }
 
-std::vector<LayerSetting> Workbench::scanSettings()
+std::vector<LayerSetting> Workbench::scanSettings() const
 {
-    return defaultScanSettings();
+    return llm_ ? languageModelScanSettings() : defaultScanSettings();
 }
 
 void Workbench::startSensitivity()
 {
-    if (!data_)
+    if (!hasData())
         return;
     job_ = engine_->startSensitivity(scanSettings(), metric_);
     emit jobChanged(true, 0, -1, tr("Sensitivity scan"));
@@ -647,7 +740,7 @@ ReportRequest Workbench::reportRequest() const
         MeasuredPlan m;
         m.label = p.label.toStdString();
         m.settings = p.settings;
-        m.size = sizeModel_->report(p.settings);
+        m.size = reportFor(p.settings);
         m.evaluation = *p.evaluation;
         m.pareto = p.pareto;
         return m;
@@ -680,6 +773,9 @@ void Workbench::addComparison(const QString& path)
 {
     const QString abs = QFileInfo(path).absoluteFilePath();
     auto refuse = [&](const QString& why) { emit message(tr("Cannot compare with %1: %2").arg(abs, why), true); };
+    if (llm_)
+        return refuse(tr("comparing with another model is for ONNX classifiers (top-1 on the same labels); "
+                         "language models are compared by their own perplexity, one at a time."));
     if (!data_)
         return refuse(tr("open evaluation data first (the models are compared on the same data)."));
     if (!data_->hasLabels())

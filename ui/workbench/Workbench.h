@@ -28,6 +28,7 @@ class QUndoStack;
 namespace leger {
 class CancelToken;
 class Dataset;
+class LanguageModel;
 class Model;
 struct ComparedModel;
 struct Evaluation;
@@ -46,16 +47,22 @@ public:
     ~Workbench() override;
 
     /// Opens an ONNX model and, when dataPath is not empty, its evaluation data (preprocessing
-    /// from the model's sidecar). On failure returns false with *error naming the file; the
+    /// from the model's sidecar); or a language model (GGUF, Hugging Face safetensors) and a
+    /// UTF-8 text to measure it on. On failure returns false with *error naming the file; the
     /// open document stays as it was.
     bool open(const QString& modelPath, const QString& dataPath, QString* error);
     /// Replaces the evaluation data of the open model (same contract as open).
     bool openData(const QString& dataPath, QString* error);
-    bool isOpen() const { return model_ != nullptr; }
+    bool isOpen() const { return model_ != nullptr || llm_ != nullptr; }
+    /// The open language model (null for ONNX models). Its decoder belongs to the engine's
+    /// worker; the GUI thread reads only its layers, original weights, sizes and exports.
+    std::shared_ptr<const LanguageModel> languageModel() const { return llm_; }
+    bool isLanguageModel() const { return llm_ != nullptr; }
     QString modelPath() const { return modelPath_; }
     QString dataPath() const { return dataPath_; }
     qint64 dataLimit() const { return dataLimit_; }
     void setDataLimit(qint64 limit) { dataLimit_ = limit; }
+    /// The open ONNX model (null for language models).
     const Model* model() const { return model_.get(); }
     /// The model, shared (background work keeps it alive when another model is opened).
     std::shared_ptr<const Model> sharedModel() const { return model_; }
@@ -84,7 +91,9 @@ public:
 
     // Measurements.
     EngineBridge* engine() const { return engine_; }
-    bool hasData() const { return data_ != nullptr; }
+    bool hasData() const { return data_ != nullptr || tokens_ != nullptr; }
+    /// Why a setting cannot be used for a layer of the open model (empty: it can).
+    QString whyNot(int layer, const LayerSetting& s) const;
     /// The uncompressed model's evaluation (partial while it refines), or null.
     std::shared_ptr<const Evaluation> baseline() const { return baseline_; }
     /// The newest result for the current plan (partial while it refines), or null when the
@@ -106,12 +115,12 @@ public:
         QString name;
         LayerSetting setting;
     };
-    static const std::vector<Preset>& presets();
+    const std::vector<Preset>& presets() const;
 
     // Searches (one at a time; progress and results through the signals).
     std::shared_ptr<const SensitivityTable> sensitivity() const { return sensitivity_; }
     /// The settings a sensitivity scan tries (mildest first, as the sweep needs).
-    static std::vector<LayerSetting> scanSettings();
+    std::vector<LayerSetting> scanSettings() const;
     void startSensitivity();
     void startSweep(int points = 12);
     void startFitMaxDrop(double maxDrop);
@@ -178,6 +187,8 @@ signals:
 
 private:
     void resetForModel();
+    bool openLanguageModel(const QString& absModel, const QString& absData, QString* error);
+    SizeReport reportFor(const std::vector<LayerSetting>& settings) const;
     void scheduleEvaluation();
     void onEvaluated(quint64 generation, std::shared_ptr<const Evaluation> e);
     void addPoint(PointKind kind, const QString& label, const std::vector<LayerSetting>& settings,
@@ -197,6 +208,8 @@ private:
     std::shared_ptr<const Model> model_;
     std::shared_ptr<const Dataset> data_;
     std::shared_ptr<const SizeModel> sizeModel_;
+    std::shared_ptr<LanguageModel> llm_;                     // instead of model_ and sizeModel_
+    std::shared_ptr<const std::vector<std::int32_t>> tokens_; // its text, instead of data_
     Preprocessing pre_;
     QString modelPath_, dataPath_;
     QByteArray modelSha256_; // of the file as opened (autosaves must not hash a large model again)
