@@ -43,7 +43,12 @@ struct LanguageModel::Impl {
     // The exported file's metadata, and its size without the layers' data.
     std::vector<std::pair<std::string, GgufValue>> metadata;
     std::uint64_t alignment = 32;
-    std::uint64_t fixedBytes[2] = {0, 0}; // without and with general.quantization_version
+    // The exported file's header (metadata and tensor table, padded) without and with
+    // general.quantization_version, and its norms and biases with their padding: the bytes that
+    // do not depend on the layers' types, computed once so that sizes take microseconds.
+    std::uint64_t headerBytes[2] = {0, 0};
+    std::uint64_t otherBytes = 0;
+    std::uint64_t padded(std::uint64_t n) const { return (n + alignment - 1) / alignment * alignment; }
 };
 
 namespace {
@@ -241,9 +246,10 @@ LanguageModel LanguageModel::open(const std::string& path)
     for (const ExportTensor& t : m.d_->exportTensors)
         if (t.layer < 0)
             others += all.paddedBytes(t.tensor->byteSize());
-    m.d_->fixedBytes[0] = all.headerBytes() + others;
+    m.d_->otherBytes = others;
+    m.d_->headerBytes[0] = all.headerBytes();
     all.set(kQuantizationVersion, ggufU32(2));
-    m.d_->fixedBytes[1] = all.headerBytes() + others;
+    m.d_->headerBytes[1] = all.headerBytes();
     return m;
 }
 
@@ -332,49 +338,55 @@ GgufWriter LanguageModel::layout(const std::vector<LayerSetting>& settings) cons
     return w;
 }
 
-std::int64_t LanguageModel::ggufBytes(const std::vector<LayerSetting>& asked) const
+namespace {
+
+/// Bytes of a layer's tensor in a GGUF type.
+std::int64_t tensorBytes(const Layer& l, WeightFormat f)
 {
-    checkSettings(asked);
-    const std::vector<LayerSetting> settings = fitted(asked);
+    const std::int64_t rowBytes = isBlockFormat(f)                ? l.cols / blockWeights(f) * blockBytes(f)
+                                  : f == WeightFormat::Float32 ? 4 * l.cols
+                                                                 : 2 * l.cols;
+    return l.rows * rowBytes;
+}
+
+} // namespace
+
+std::int64_t LanguageModel::ggufBytes(const std::vector<LayerSetting>& settings) const
+{
+    checkSettings(settings);
     std::uint64_t layers = 0;
     bool quantized = false;
     for (std::size_t i = 0; i < settings.size(); ++i) {
-        const Layer& l = d_->layers[i];
-        const WeightFormat f = settings[i].format;
-        const std::int64_t rowBytes = isBlockFormat(f)                ? l.cols / blockWeights(f) * blockBytes(f)
-                                      : f == WeightFormat::Float32 ? 4 * l.cols
-                                                                     : 2 * l.cols;
-        layers += (static_cast<std::uint64_t>(l.rows * rowBytes) + d_->alignment - 1) / d_->alignment * d_->alignment;
+        const WeightFormat f = fitted(i, settings[i]).format;
+        layers += d_->padded(static_cast<std::uint64_t>(tensorBytes(d_->layers[i], f)));
         quantized = quantized || isBlockFormat(f);
     }
-    return static_cast<std::int64_t>(d_->fixedBytes[quantized ? 1 : 0] + layers);
+    return static_cast<std::int64_t>(d_->headerBytes[quantized ? 1 : 0] + d_->otherBytes + layers);
 }
 
-SizeReport LanguageModel::sizeReport(const std::vector<LayerSetting>& asked) const
+SizeReport LanguageModel::sizeReport(const std::vector<LayerSetting>& settings) const
 {
-    checkSettings(asked);
-    const std::vector<LayerSetting> settings = fitted(asked);
-    const GgufWriter w = layout(settings);
+    checkSettings(settings);
     SizeReport r;
-    r.containerHeader = static_cast<std::int64_t>(w.headerBytes());
     std::int64_t payload = 0;
-    for (std::size_t i = 0; i < w.tensorCount(); ++i) {
-        const ExportTensor& t = d_->exportTensors[i];
-        const auto bytes = static_cast<std::int64_t>(w.tensor(i).bytes);
-        const auto padded = static_cast<std::int64_t>(w.paddedBytes(w.tensor(i).bytes));
-        if (t.layer < 0) {
-            r.untouchedTensors += padded;
-            continue;
-        }
+    bool quantized = false;
+    for (std::size_t i = 0; i < settings.size(); ++i) {
+        const Layer& l = d_->layers[i];
+        const WeightFormat f = fitted(i, settings[i]).format;
         LayerBytes b;
-        b.weights = b.stored = d_->layers[static_cast<std::size_t>(t.layer)].parameters;
-        b.codes = bytes;
-        b.header = padded - bytes;
+        b.weights = b.stored = l.parameters;
+        b.codes = tensorBytes(l, f);
+        b.header = static_cast<std::int64_t>(d_->padded(static_cast<std::uint64_t>(b.codes))) - b.codes;
         r.layers.push_back(b);
         r.layerWeights += b.weights;
-        payload += bytes;
+        payload += b.codes;
+        quantized = quantized || isBlockFormat(f);
     }
-    r.total = static_cast<std::int64_t>(w.fileSize());
+    r.containerHeader = static_cast<std::int64_t>(d_->headerBytes[quantized ? 1 : 0]);
+    r.untouchedTensors = static_cast<std::int64_t>(d_->otherBytes);
+    r.total = r.containerHeader + r.untouchedTensors;
+    for (const LayerBytes& b : r.layers)
+        r.total += b.total();
     r.bitsPerWeight = r.layerWeights ? 8.0 * static_cast<double>(payload) / static_cast<double>(r.layerWeights) : 0.0;
     r.originalBytes = d_->sourceBytes;
     r.float32Bytes = ggufBytes(std::vector<LayerSetting>(settings.size()));

@@ -17,7 +17,7 @@ namespace {
 /// when the pass throws (a cancel).
 class SwapIn {
 public:
-    SwapIn(LanguageModel& m, std::vector<Tensor>& planned) : m_(m), planned_(planned) { swap(); }
+    SwapIn(LanguageModel& m, const std::vector<Tensor*>& planned) : m_(m), planned_(planned) { swap(); }
     ~SwapIn() { swap(); }
     SwapIn(const SwapIn&) = delete;
     SwapIn& operator=(const SwapIn&) = delete;
@@ -26,11 +26,11 @@ private:
     void swap()
     {
         for (std::size_t i = 0; i < planned_.size(); ++i)
-            if (!planned_[i].empty())
-                std::swap(m_.current(i), planned_[i]);
+            if (planned_[i])
+                std::swap(m_.current(i), *planned_[i]);
     }
     LanguageModel& m_;
-    std::vector<Tensor>& planned_;
+    const std::vector<Tensor*>& planned_;
 };
 
 /// log-softmax of one row of logits into out; returns the index of the largest logit.
@@ -94,8 +94,7 @@ LlmEvaluator::LlmEvaluator(LanguageModel& model, std::vector<std::int32_t> token
     baseLogp_.resize(static_cast<std::size_t>(perWindow / sizeof(float)) * static_cast<std::size_t>(windows_));
     baseTop_.resize(static_cast<std::size_t>(scoredPerWindow() * windows_));
     const std::size_t L = model.layers().size();
-    settings_.assign(L, LayerSetting::none());
-    planned_.resize(L);
+    planned_.assign(L, nullptr);
     stats_.assign(L, LayerStats{std::numeric_limits<double>::infinity(), 0});
 }
 
@@ -113,36 +112,34 @@ void LlmEvaluator::applyPlan(const std::vector<LayerSetting>& asked, std::vector
     model_.checkSettings(asked);
     const std::vector<LayerSetting> plan = model_.fitted(asked);
     const auto& layers = model_.layers();
+    const std::uint64_t planStart = useClock_ + 1;
     for (std::size_t i = 0; i < plan.size(); ++i) {
-        if (plan[i] == settings_[i])
-            continue;
-        settings_[i] = plan[i];
         if (plan[i].isNone()) {
-            planned_[i] = Tensor();
+            planned_[i] = nullptr;
             stats_[i] = {std::numeric_limits<double>::infinity(), 0};
             continue;
         }
         auto hit = std::find_if(cache_.begin(), cache_.end(),
-                                [&](const CachedWeight& c) { return c.layer == i && c.setting == plan[i]; });
+                                [&](const auto& c) { return c->layer == i && c->setting == plan[i]; });
         if (hit == cache_.end()) {
             CompressedWeight cw;
-            auto w = std::make_shared<const Tensor>(evaluatedWeight(layers[i], model_.original(i), plan[i], &cw));
-            cache_.push_back({i, plan[i], w, {weightSqnrDb(model_.original(i), *w), cw.nonFinite}, 0});
-            cacheBytes_ += w->byteSize();
+            Tensor w = evaluatedWeight(layers[i], model_.original(i), plan[i], &cw);
+            const LayerStats st{weightSqnrDb(model_.original(i), w), cw.nonFinite};
+            cacheBytes_ += w.byteSize();
+            cache_.push_back(std::make_unique<CachedWeight>(CachedWeight{i, plan[i], std::move(w), st, 0}));
             hit = cache_.end() - 1;
         }
-        hit->used = ++useClock_;
-        planned_[i] = *hit->weight; // a copy: the decoder swaps it in and out
-        stats_[i] = hit->stats;
-        // Over budget: drop the least recently used (never one of this plan's, used just now).
-        while (cacheBytes_ > weightBudget_ && cache_.size() > 1) {
-            auto old = std::min_element(cache_.begin(), cache_.end(),
-                                        [](const CachedWeight& a, const CachedWeight& b) { return a.used < b.used; });
-            if (old->used == useClock_)
-                break;
-            cacheBytes_ -= old->weight->byteSize();
-            cache_.erase(old);
-        }
+        (*hit)->used = ++useClock_;
+        planned_[i] = &(*hit)->weight;
+        stats_[i] = (*hit)->stats;
+    }
+    // Over budget: drop the least recently used, never this plan's.
+    while (cacheBytes_ > weightBudget_) {
+        auto old = std::min_element(cache_.begin(), cache_.end(), [](const auto& a, const auto& b) { return a->used < b->used; });
+        if (old == cache_.end() || (*old)->used >= planStart)
+            break;
+        cacheBytes_ -= (*old)->weight.byteSize();
+        cache_.erase(old);
     }
     stats = stats_;
 }

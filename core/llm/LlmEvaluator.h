@@ -65,21 +65,19 @@ private:
     LanguageModel& model_;
     std::vector<std::int32_t> tokens_;
     std::int64_t nCtx_ = 0, windows_ = 0, vocab_ = 0;
-    // The current plan's dequantized weights (empty where the layer is uncompressed), swapped
-    // into the decoder for a window's forward pass.
-    std::vector<LayerSetting> settings_;
-    std::vector<Tensor> planned_;
-    std::vector<LayerStats> stats_;
-    // Dequantized weights of earlier settings, so that a slider moved back and forth does not
-    // quantize again (least recently used dropped beyond weightBudget).
+    // Dequantized weights by layer and setting, so that a slider moved back and forth does not
+    // quantize again (the least recently used beyond weightBudget are dropped, never the current
+    // plan's). The current plan's are swapped into the decoder for each window's forward pass.
     struct CachedWeight {
         std::size_t layer;
         LayerSetting setting;
-        std::shared_ptr<const Tensor> weight;
+        Tensor weight;
         LayerStats stats;
         std::uint64_t used;
     };
-    std::vector<CachedWeight> cache_;
+    std::vector<std::unique_ptr<CachedWeight>> cache_;
+    std::vector<Tensor*> planned_; // into cache_; null where the layer is uncompressed
+    std::vector<LayerStats> stats_;
     std::size_t cacheBytes_ = 0, weightBudget_ = 0;
     std::uint64_t useClock_ = 0;
     // Per window: the uncompressed log-probabilities of its scored positions, their top token.

@@ -4,7 +4,10 @@
 // chart, weight histogram). Prints the GUI thread's event-loop stalls (gaps between the ticks
 // of a 5 ms timer) while idle and while driven, and the latency from a slider change to the
 // first measured point shown and to the complete result. Figures, not assertions.
-// Usage: bench_workbench [seconds=10]   (QT_QPA_PLATFORM=offscreen or a display)
+// With --llm, the same on the test language model (resources/llm: 29 layers, the whole held-out
+// text, 169 windows of 256 tokens): the bits slider then moves through GGUF's K-quants, and a
+// layer's format changes instead of the sparsity (language models are not pruned).
+// Usage: bench_workbench [seconds=10] [--llm]   (QT_QPA_PLATFORM=offscreen or a display)
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QSlider>
@@ -13,6 +16,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <vector>
+
+#include <cblas.h>
 
 #include "MainWindow.h"
 #include "layers/LayersPanel.h"
@@ -83,21 +88,31 @@ int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Leger-bench");
-    const int seconds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 10;
+    openblas_set_num_threads(1); // as the leger app does: the second core stays with the GUI
+    int seconds = 10;
+    bool llm = false;
+    for (int i = 1; i < argc; ++i) {
+        if (QString(argv[i]) == "--llm")
+            llm = true;
+        else
+            seconds = std::max(1, std::atoi(argv[i]));
+    }
     const QString sample = LEGER_SOURCE_DIR "/resources/sample/";
+    const QString llmDir = LEGER_SOURCE_DIR "/resources/llm/";
 
     MainWindow win;
     win.setInteractive(false);
     win.resize(1400, 900);
     win.show();
     Workbench* wb = win.workbench();
-    if (!win.openModel(sample + "fashion_mnist_cnn.onnx", sample + "fashion-mnist-test-2000-images-idx3-ubyte.gz"))
+    if (llm ? !win.openModel(llmDir + "tiny-llama-f32.gguf", llmDir + "heldout.txt")
+            : !win.openModel(sample + "fashion_mnist_cnn.onnx", sample + "fashion-mnist-test-2000-images-idx3-ubyte.gz"))
         return 1;
     QElapsedTimer wait;
     wait.start();
     while (!(wb->baseline() && wb->baseline()->complete() &&
              wb->points().size() >= static_cast<int>(wb->presets().size())) &&
-           wait.elapsed() < 120000)
+           wait.elapsed() < 300000)
         QApplication::processEvents(QEventLoop::AllEvents, 20);
 
     const Gaps idle = measure(2000);
@@ -125,6 +140,18 @@ int main(int argc, char** argv)
             sawComplete = true;
         }
     });
+    // A new plan: the sparsity moves one notch (ONNX), or one layer takes the next GGUF type.
+    const leger::WeightFormat cycle[] = {leger::WeightFormat::Q8_0, leger::WeightFormat::Q5_0, leger::WeightFormat::Q4_1,
+                                         leger::WeightFormat::Q6_K, leger::WeightFormat::Q3_K};
+    int renewals = 0;
+    const auto renew = [&](int notches) {
+        if (!llm) {
+            sparsity->setValue((sparsity->value() + notches) % 20);
+            return;
+        }
+        const int n = static_cast<int>(wb->layers().size()), k = renewals++;
+        wb->editLayers({k % n}, [f = cycle[(k / n) % 5]](leger::LayerSetting s) { s.format = f; return s; }, "bench");
+    };
     int step = 0, changes = 0;
     const int sequence[] = {8, 7, 6, 5, 4, 3, 2, 3, 4, 5, 6, 7};
     bits->setSliderDown(true);
@@ -132,7 +159,7 @@ int main(int argc, char** argv)
         // Every 12 changes the sparsity moves one notch, so that every plan is new to the engine
         // (a plan seen before is answered from the history, which would flatter the figures).
         if (step % 12 == 11)
-            sparsity->setValue((sparsity->value() + 1) % 20);
+            renew(1);
         const int v = sequence[step++ % 12];
         changedAt = clock.nsecsElapsed();
         sawPartial = sawComplete = false;
@@ -144,7 +171,7 @@ int main(int argc, char** argv)
     // Settled: one change at a time (a click on the slider), each waited for until complete.
     std::vector<double> settledPartial, settledComplete;
     for (int i = 0; i < 12; ++i) {
-        sparsity->setValue((sparsity->value() + 3) % 20);
+        renew(3);
         QElapsedTimer t;
         t.start();
         double first = -1;
@@ -160,8 +187,8 @@ int main(int argc, char** argv)
         settledComplete.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
     }
 
-    std::printf("bench_workbench: sample (6 layers, 2000 images), %d s of slider drags at 20 changes/s, "
-                "all panels live\n",
+    std::printf("bench_workbench: %s, %d s of slider drags at 20 changes/s, all panels live\n",
+                llm ? "test language model (29 layers, 169 windows of 256 tokens)" : "sample (6 layers, 2000 images)",
                 seconds);
     std::printf("  idle:   max gap %.1f ms, p99 %.1f ms, mean %.2f ms (%zu ticks of 5 ms)\n", idle.max(), idle.pct(0.99),
                 idle.mean(), idle.ms.size());
@@ -169,8 +196,8 @@ int main(int argc, char** argv)
                 "(max gap - 5 ms); ratio of max gaps driven/idle %.2f\n",
                 busy.max(), busy.pct(0.99), busy.mean(), busy.ms.size(), busy.max() - 5.0,
                 idle.max() > 0 ? busy.max() / idle.max() : 0.0);
-    std::printf("  %d slider changes in one drag of the bits slider (plus %d sparsity notches): %d undo steps\n",
-                changes, changes / 12, wb->undoStack()->count());
+    std::printf("  %d slider changes in one drag of the bits slider (plus %d %s): %d undo steps\n", changes, changes / 12,
+                llm ? "single-layer format changes" : "sparsity notches", wb->undoStack()->count());
     std::printf("  change -> first measured point shown: median %.1f ms, p90 %.1f ms (%zu of %d changes got one "
                 "before the next change)\n",
                 median(toPartial), median(toPartial, 0.9), toPartial.size(), changes);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Leger's GGUF exports loaded by an independent implementation: llama.cpp itself (node-llama-cpp's
+# prebuilt binaries, `npm ci --omit=optional` in this folder). For the test language model under
+# several plans (every layer at one GGUF type, and a mix of all of them per layer), leger-cli
+# exports the GGUF (its size must be the size computed), measures the plan's perplexity itself, and
+# llama.cpp loads the file and measures it on the same text with the same windows
+# (llama_perplexity.mjs). The two perplexities must agree to 0.05 % (llama.cpp rounds activations
+# to 8 bits in its quantized dot products; Leger multiplies the dequantized weights in float32;
+# measured here: at most 0.03 %, q6_K), and to 0.001 % for float32 and float16 — which also
+# says that llama.cpp's tokenizer, reading the exported vocabulary, cut the text into Leger's tokens
+# (each side tokenizes the text itself; other ids would give other windows).
+# Usage: check-exports.sh LEGER_CLI     (exit 77 = skipped: node or the npm packages are absent)
+set -euo pipefail
+cli=$1
+here=$(cd "$(dirname "$0")" && pwd)
+llm=$here/../../resources/llm
+command -v node >/dev/null && [[ -d $here/node_modules/node-llama-cpp ]] || { echo "SKIP: node-llama-cpp is not installed (npm ci --omit=optional in $here)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# About 44 windows of 256 tokens of the held-out text: enough to tell the types apart, quick.
+head -c 40000 "$llm/heldout.txt" > "$tmp/text.txt"
+
+check() { # name plan-json tolerance
+  local name=$1 tol=$3
+  printf '%s\n' "$2" > "$tmp/$name.json"
+  "$cli" export "$llm/tiny-llama-f32.gguf" --plan "$tmp/$name.json" --format gguf -o "$tmp/$name.gguf" >/dev/null
+  local leger llama
+  leger=$("$cli" eval "$llm/tiny-llama-f32.gguf" --data "$tmp/text.txt" --ctx 256 --plan "$tmp/$name.json" --json 2>/dev/null |
+          node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).metrics.perplexity.value))')
+  llama=$(cd "$here" && node llama_perplexity.mjs "$tmp/$name.gguf" "$tmp/text.txt" --ctx 256 --json |
+          node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).perplexity))')
+  node -e '
+    const [name, a, b, tol] = process.argv.slice(1); const d = Math.abs(a / b - 1);
+    console.log(`${name.padEnd(8)} Leger ${(+a).toFixed(4)}  llama.cpp ${(+b).toFixed(4)}  difference ${(100 * d).toFixed(4)} %`);
+    process.exit(d <= +tol ? 0 : 1);' "$name" "$leger" "$llama" "$tol"
+}
+
+check float32 '{"default": {"format": "float32"}}' 0.00001
+check float16 '{"default": {"format": "float16"}}' 0.00001
+for f in q8_0 q6_K q5_K q5_1 q5_0 q4_K q4_1 q4_0 q3_K q2_K; do
+  check "$f" "{\"default\": {\"format\": \"$f\"}}" 0.0005
+done
+check mixed '{"default": {"format": "q4_K"}, "layers": {
+  "token_embd.weight": {"format": "q6_K"}, "blk.0.*": {"format": "q8_0"}, "blk.1.attn_*": {"format": "q5_0"},
+  "blk.1.ffn_*": {"format": "q3_K"}, "blk.2.attn_q.weight": {"format": "bfloat16"}, "blk.2.ffn_down.weight": {"format": "q2_K"},
+  "blk.3.*": {"format": "q4_1"}, "blk.3.ffn_up.weight": {"format": "q5_1"}, "blk.3.attn_k.weight": {"format": "float16"}}}' 0.0005
+echo "every export loaded by llama.cpp measures as Leger measured the plan"
