@@ -215,7 +215,9 @@ Evaluation LlmEvaluator::evaluate(const std::vector<LayerSetting>& plan, const C
             ++scored;
         }
         e.samples = w + 1;
-        if (progress && w + 1 < windows_) {
+        // The first window at once, then every chunkSize() windows: a result per window would
+        // redraw the GUI tens of times a second for a small model.
+        if (progress && w + 1 < windows_ && (w == 0 || (w + 1) % chunkSize() == 0)) {
             result();
             progress(e);
         }

@@ -12,6 +12,7 @@
 // The uncompressed model's log-probabilities are computed once per window, on first need, and
 // kept for every later plan (Options::logitBudget bounds them).
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -47,7 +48,8 @@ public:
     const std::vector<Layer>& layers() const override;
     /// Windows evaluated per plan, and tokens scored in each.
     std::int64_t sampleCount() const override { return windows_; }
-    std::int64_t chunkSize() const override { return 1; }
+    /// Windows between two partial results (about 16 per evaluation; the first comes after one).
+    std::int64_t chunkSize() const override { return std::max<std::int64_t>(1, windows_ / 16); }
     std::int64_t windowLength() const { return nCtx_; }
     std::int64_t scoredPerWindow() const { return nCtx_ - nCtx_ / 2 - 1; }
 
