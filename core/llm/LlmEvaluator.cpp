@@ -68,6 +68,10 @@ LlmEvaluator::LlmEvaluator(std::shared_ptr<LanguageModel> model, std::vector<std
 LlmEvaluator::LlmEvaluator(LanguageModel& model, std::vector<std::int32_t> tokens, Options options)
     : model_(model), tokens_(std::move(tokens))
 {
+    // As llama.cpp's perplexity tool: a vocabulary that adds a BOS gets one before the whole text
+    // (and each window's first token replaced by it, windowTokens).
+    if (const auto bos = model.windowBos())
+        tokens_.insert(tokens_.begin(), *bos);
     const LlmConfig& c = model.decoder().config();
     nCtx_ = options.nCtx > 0 ? options.nCtx : std::min<std::int64_t>(c.context, 512);
     if (nCtx_ < 4 || nCtx_ > c.context)

@@ -4,7 +4,8 @@
 // chunk by chunk, so the GUI's live loop and the searches run on language models too.
 //
 // Windows are llama.cpp's perplexity windows (llm/Decoder.h perplexity): consecutive runs of nCtx
-// tokens, each evaluated from scratch, the second half of each scored. For every scored token:
+// tokens, each evaluated from scratch, the second half of each scored; when the vocabulary adds a
+// BOS token, the text starts with one and each window's first token is replaced by it. For every scored token:
 //   perplexity  exp(mean negative log-likelihood of the next token); interval exp(mean ± 1.96 SE)
 //   kl          KL(P_uncompressed || P_plan) of the next-token distributions, nats, mean ± 1.96 SE
 //   agreement   whether the plan's most likely next token is the uncompressed model's (Wilson)

@@ -67,6 +67,7 @@ private slots:
     void exportMeasuresAsThePlan();
     void safetensorsSourceExportsTheSameFile();
     void uncompressedMatchesPerplexity();
+    void bosVocabularyStartsTheTextAndEachWindow();
     void klAndAgreementEqualDirectComputation();
     void partialResultsAndCancel();
     void refusals();
@@ -261,6 +262,36 @@ void TestLanguageModel::uncompressedMatchesPerplexity()
     QCOMPARE(e.metrics.find("agreement")->value, 1.0);
     const Interval* p = e.metrics.find("perplexity");
     QVERIFY(p->low < p->value && p->value < p->high);
+}
+
+void TestLanguageModel::bosVocabularyStartsTheTextAndEachWindow()
+{
+    // The test model's GGUF rewritten with tokenizer.ggml.add_bos_token = true (metadata and
+    // tensors copied as they are): as llama.cpp's perplexity tool, one BOS before the whole text
+    // and each window's first token replaced by it.
+    const GgufFile src = GgufFile::open(kDir + "tiny-llama-f32.gguf");
+    GgufWriter w(src.alignment());
+    for (const auto& [key, value] : src.metadata())
+        w.set(key, key == "tokenizer.ggml.add_bos_token" ? ggufBool(true) : value);
+    for (const GgufTensorInfo& t : src.tensors())
+        w.addTensor(t.name, std::vector<std::int64_t>(t.dims.rbegin(), t.dims.rend()), t.type);
+    const std::string out = tmp_.filePath("bos.gguf").toStdString();
+    w.write(out, [&](std::size_t i, std::byte* o) {
+        const auto bytes = src.data(src.tensors()[i]);
+        std::memcpy(o, bytes.data(), bytes.size());
+    });
+    LanguageModel m = LanguageModel::open(out);
+    QCOMPARE(m.windowBos(), std::optional<std::int32_t>(2047));
+    const std::vector<std::int32_t> text(tokens_.begin(), tokens_.begin() + 8 * 256);
+    LlmEvaluator ev(m, text, LlmEvaluator::Options{.nCtx = 256});
+    const Evaluation e = ev.evaluate(std::vector<LayerSetting>(m.layers().size()));
+    std::vector<std::int32_t> withBos{2047};
+    withBos.insert(withBos.end(), text.begin(), text.end());
+    const PerplexityResult r = perplexity(m.decoder(), withBos, 256, 2047);
+    QCOMPARE(e.samples, r.windows);
+    QVERIFY(std::abs(e.metrics.find("perplexity")->value / r.perplexity - 1) < 1e-6);
+    // Not the same as without the BOS.
+    QVERIFY(std::abs(r.perplexity / perplexity(m.decoder(), text, 256).perplexity - 1) > 1e-4);
 }
 
 void TestLanguageModel::klAndAgreementEqualDirectComputation()
