@@ -4,7 +4,6 @@
 #include <QFileInfo>
 #include <QIcon>
 #include <QTimer>
-#include <cblas.h>
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "MainWindow.h"
+#include "engine/EngineBridge.h"
 
 namespace {
 
@@ -92,9 +92,8 @@ int main(int argc, char** argv)
         session = std::move(model);
         model.clear();
     }
-    // OpenBLAS runs only inside the engine's worker; with one thread there it leaves the other
-    // cores to the GUI thread (and the rest of the machine), which keeps the event loop free.
-    openblas_set_num_threads(1);
+    // OpenBLAS on one thread in the engine's worker, malloc's thresholds: see tuneProcess.
+    leger::ui::EngineBridge::tuneProcess();
 
     QApplication app(argc, argv);
     QApplication::setApplicationName("Leger");

@@ -17,9 +17,9 @@
 #include <cstdio>
 #include <vector>
 
-#include <cblas.h>
 
 #include "MainWindow.h"
+#include "engine/EngineBridge.h"
 #include "layers/LayersPanel.h"
 #include "layers/SettingEditor.h"
 #include "workbench/Workbench.h"
@@ -88,7 +88,7 @@ int main(int argc, char** argv)
 {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Leger-bench");
-    openblas_set_num_threads(1); // as the leger app does: the second core stays with the GUI
+    EngineBridge::tuneProcess(); // as the leger app does
     int seconds = 10;
     bool llm = false;
     for (int i = 1; i < argc; ++i) {

@@ -1,5 +1,7 @@
 #include "engine/EngineBridge.h"
 
+#include <cblas.h>
+
 #include <QMetaType>
 #include <QtDebug>
 #include <set>
@@ -174,6 +176,11 @@ void EngineBridge::setSource(std::function<std::unique_ptr<PlanEvaluator>()> mak
     source.sizeOf = std::move(sizeOf);
     d.worker.setSource(d.serial, std::move(source));
     updateState();
+}
+
+void EngineBridge::tuneProcess()
+{
+    openblas_set_num_threads(1);
 }
 
 void EngineBridge::clearSource()

@@ -38,6 +38,11 @@ class EngineBridge : public QObject {
     Q_OBJECT
 public:
     explicit EngineBridge(QObject* parent = nullptr);
+
+    /// Process settings that keep the GUI thread's event loop free while the engine works; call
+    /// once at start: OpenBLAS runs only inside the worker, on one thread, which leaves the other
+    /// cores to the GUI thread (and the rest of the machine). The app and bench_workbench call it.
+    static void tuneProcess();
     /// Cancels all work and joins the worker thread.
     ~EngineBridge() override;
 
