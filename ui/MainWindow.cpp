@@ -522,6 +522,42 @@ void MainWindow::exportModel()
                                                                : ExportFormat::OnnxFloat);
 }
 
+struct MainWindow::ExportOutcome {
+    qint64 bytes = 0;
+    QString message, error;
+};
+
+void MainWindow::runExport(const QString& path, std::function<ExportOutcome()> work)
+{
+    statusBar()->showMessage(tr("Exporting %1…").arg(path));
+    auto* watcher = new QFutureWatcher<ExportOutcome>(this);
+    connect(watcher, &QFutureWatcher<ExportOutcome>::finished, this, [this, watcher, path] {
+        const ExportOutcome r = watcher->result();
+        watcher->deleteLater();
+        if (!r.error.isEmpty())
+            showError(tr("Export failed"), r.error);
+        else
+            statusBar()->showMessage(r.message, 15000);
+        emit modelExported(path, r.bytes, r.error);
+    });
+    watcher->setFuture(QtConcurrent::run([work = std::move(work)]() -> ExportOutcome {
+        try { // an exception must not cross into the GUI thread through the future
+            return work();
+        } catch (const std::exception& e) {
+            return {0, {}, QString::fromStdString(e.what())};
+        }
+    }));
+}
+
+namespace {
+
+QString sizeCheckText(qint64 bytes, std::int64_t shown)
+{
+    return bytes == shown ? QObject::tr(" (exactly the size shown)") : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
+}
+
+} // namespace
+
 void MainWindow::exportModelTo(const QString& path, ExportFormat format)
 {
     if (!workbench_->isOpen())
@@ -530,40 +566,20 @@ void MainWindow::exportModelTo(const QString& path, ExportFormat format)
     const auto layers = workbench_->layers();
     const auto settings = workbench_->settings();
     const std::int64_t shown = workbench_->sizeReport().total;
-    statusBar()->showMessage(tr("Exporting %1…").arg(path));
-    struct Outcome {
-        qint64 bytes = 0;
-        QString message, error;
-    };
-    auto* watcher = new QFutureWatcher<Outcome>(this);
-    connect(watcher, &QFutureWatcher<Outcome>::finished, this, [this, watcher, path] {
-        const Outcome r = watcher->result();
-        watcher->deleteLater();
-        if (!r.error.isEmpty())
-            showError(tr("Export failed"), r.error);
-        else
-            statusBar()->showMessage(r.message, 15000);
-        emit modelExported(path, r.bytes, r.error);
-    });
     // The lambda holds the model: opening another one meanwhile is safe.
-    watcher->setFuture(QtConcurrent::run([model, layers, settings, format, path, shown]() -> Outcome {
-        Outcome o;
-        try {
-            const ExportResult r = leger::exportModel(*model, layers, settings, format, path.toStdString());
-            o.bytes = r.bytes;
-            o.message = QObject::tr("Exported %1: %2 bytes").arg(path).arg(r.bytes);
-            if (format == ExportFormat::Leger)
-                o.message += r.bytes == shown ? QObject::tr(" (exactly the size shown)")
-                                              : QObject::tr(" (the size shown was %1 bytes!)").arg(shown);
-            if (!r.sidecar.empty())
-                o.message += QObject::tr("; preprocessing in %1").arg(QString::fromStdString(r.sidecar));
-            for (const std::string& w : r.warnings)
-                o.message += QStringLiteral("; ") + QString::fromStdString(w);
-        } catch (const std::exception& e) {
-            o.error = QString::fromStdString(e.what());
-        }
+    runExport(path, [model, layers, settings, format, path, shown] {
+        ExportOutcome o;
+        const ExportResult r = leger::exportModel(*model, layers, settings, format, path.toStdString());
+        o.bytes = r.bytes;
+        o.message = QObject::tr("Exported %1: %2 bytes").arg(path).arg(r.bytes);
+        if (format == ExportFormat::Leger)
+            o.message += sizeCheckText(r.bytes, shown);
+        if (!r.sidecar.empty())
+            o.message += QObject::tr("; preprocessing in %1").arg(QString::fromStdString(r.sidecar));
+        for (const std::string& w : r.warnings)
+            o.message += QStringLiteral("; ") + QString::fromStdString(w);
         return o;
-    }));
+    });
 }
 
 void MainWindow::exportGgufTo(const QString& path)
@@ -573,35 +589,14 @@ void MainWindow::exportGgufTo(const QString& path)
         return;
     const auto settings = workbench_->settings();
     const std::int64_t shown = workbench_->sizeReport().total;
-    statusBar()->showMessage(tr("Exporting %1…").arg(path));
-    struct Outcome {
-        qint64 bytes = 0;
-        QString message, error;
-    };
-    auto* watcher = new QFutureWatcher<Outcome>(this);
-    connect(watcher, &QFutureWatcher<Outcome>::finished, this, [this, watcher, path] {
-        const Outcome r = watcher->result();
-        watcher->deleteLater();
-        if (!r.error.isEmpty())
-            showError(tr("Export failed"), r.error);
-        else
-            statusBar()->showMessage(r.message, 15000);
-        emit modelExported(path, r.bytes, r.error);
-    });
     // Reads the original weights and the norms, which the engine's worker never changes.
-    watcher->setFuture(QtConcurrent::run([model, settings, path, shown]() -> Outcome {
-        Outcome o;
-        try {
-            model->exportGguf(settings, path.toStdString());
-            o.bytes = static_cast<qint64>(QFileInfo(path).size());
-            o.message = QObject::tr("Exported %1: %2 bytes").arg(path).arg(o.bytes) +
-                        (o.bytes == shown ? QObject::tr(" (exactly the size shown)")
-                                          : QObject::tr(" (the size shown was %1 bytes!)").arg(shown));
-        } catch (const std::exception& e) {
-            o.error = QString::fromStdString(e.what());
-        }
+    runExport(path, [model, settings, path, shown] {
+        model->exportGguf(settings, path.toStdString());
+        ExportOutcome o;
+        o.bytes = static_cast<qint64>(QFileInfo(path).size());
+        o.message = QObject::tr("Exported %1: %2 bytes").arg(path).arg(o.bytes) + sizeCheckText(o.bytes, shown);
         return o;
-    }));
+    });
 }
 
 void MainWindow::exportReport()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QMainWindow>
+#include <functional>
 #include <memory>
 
 class QAction;
@@ -41,6 +42,9 @@ public:
     bool offerRecovery();
     /// Writes the compressed model in the background; modelExported follows.
     void exportModelTo(const QString& path, ExportFormat format);
+    /// Writes the open language model as GGUF at the current plan, in the background (its size
+    /// is the size shown; modelExported tells).
+    void exportGgufTo(const QString& path);
     bool exportChartTo(const QString& path);
     bool exportTableTo(const QString& path);
     /// Builds a report in the background (measuring what the session has not) and writes it as
@@ -82,8 +86,10 @@ private:
     void exportTable();
     void exportPlan();
     void exportReport();
-    /// Writes the open language model as GGUF at the current plan, in the background.
-    void exportGgufTo(const QString& path);
+    /// Runs an export in the background; its outcome goes to the status bar (or an error dialog)
+    /// and modelExported.
+    struct ExportOutcome;
+    void runExport(const QString& path, std::function<ExportOutcome()> work);
     void importPlan();
     void askBudgetFit();
     void askFloorFit();

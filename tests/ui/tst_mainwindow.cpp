@@ -72,6 +72,7 @@ private slots:
     void clickingAPointRestoresItsPlan();
     void badFilesDroppedKeepTheWindowAsItWas();
     void exportsWriteWhatIsShown();
+    void languageModelExportsTheGgufShown();
     void itemModelsPassTheTester();
     void reportShowsWhatTheWorkbenchMeasured();
     void comparedModelIsDrawnBesideThePlans();
@@ -214,6 +215,28 @@ void TestMainWindow::exportsWriteWhatIsShown()
     QVERIFY(lines[0].startsWith("Layer,Format,Bits,"));
     // Raw numbers, not display strings: fc1's bytes as an integer.
     QVERIFY2(lines[5].contains(QString(",%1,").arg(wb->sizeReport().layers[4].total())), qPrintable(lines[5]));
+}
+
+void TestMainWindow::languageModelExportsTheGgufShown()
+{
+    MainWindow w;
+    w.setInteractive(false);
+    w.show();
+    QVERIFY(w.openModel(LEGER_SOURCE_DIR "/resources/llm/tiny-llama-f32.gguf", LEGER_SOURCE_DIR "/resources/llm/heldout.txt"));
+    Workbench* wb = w.workbench();
+    QVERIFY(wb->isLanguageModel());
+    w.layersPanel()->applyPreset("q4_K");
+    QCOMPARE(wb->settings().front().format, leger::WeightFormat::Q4_K);
+    QTemporaryDir dir;
+    QSignalSpy exported(&w, &MainWindow::modelExported);
+    const QString gguf = dir.filePath("m.gguf");
+    w.exportGgufTo(gguf);
+    QVERIFY(exported.wait(30000));
+    QCOMPARE(exported.at(0).at(2).toString(), QString());
+    QCOMPARE(QFileInfo(gguf).size(), wb->sizeReport().total);
+    w.exportGgufTo("/nonexistent-dir/m.gguf");
+    QVERIFY(exported.wait(30000));
+    QVERIFY(exported.at(1).at(2).toString().contains("/nonexistent-dir/m.gguf"));
 }
 
 void TestMainWindow::reportShowsWhatTheWorkbenchMeasured()
