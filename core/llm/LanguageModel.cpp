@@ -331,7 +331,10 @@ GgufWriter LanguageModel::layout(const std::vector<LayerSetting>& settings) cons
             type = static_cast<GgmlType>(ggmlTypeNumber(f));
             quantized = quantized || isBlockFormat(f);
         }
-        w.addTensor(t.gguf, t.tensor->shape(), type);
+        // A layer's shape from its original: the decoder's copy may be being swapped by an evaluator
+        // in another thread (the GUI's export runs beside the engine's worker).
+        const Tensor& shaped = t.layer >= 0 ? d_->originals[static_cast<std::size_t>(t.layer)] : *t.tensor;
+        w.addTensor(t.gguf, shaped.shape(), type);
     }
     if (quantized)
         w.set(kQuantizationVersion, ggufU32(2)); // ggml's GGML_QNT_VERSION
