@@ -151,31 +151,15 @@ EngineBridge::~EngineBridge()
 void EngineBridge::setSource(std::shared_ptr<const Model> model, std::shared_ptr<const Dataset> data,
                              Preprocessing pre, std::shared_ptr<const SizeModel> size, Evaluator::Options options)
 {
-    cancelJob();
-    Private& d = *d_;
-    ++d.serial;
-    d.hasSource = true; // until sourceFailed
-    d.loading = true;
-    d.liveOutstanding = false;
-    d.measuresOutstanding = 0;
-    d.worker.setSource(d.serial, EngineSource{std::move(model), std::move(data), std::move(pre), std::move(size), options});
-    updateState();
+    replaceSource(EngineSource{std::move(model), std::move(data), std::move(pre), std::move(size), options});
 }
 
 void EngineBridge::setSource(std::function<std::unique_ptr<PlanEvaluator>()> makeEvaluator, SizeFunction sizeOf)
 {
-    cancelJob();
-    Private& d = *d_;
-    ++d.serial;
-    d.hasSource = true;
-    d.loading = true;
-    d.liveOutstanding = false;
-    d.measuresOutstanding = 0;
     EngineSource source;
     source.makeEvaluator = std::move(makeEvaluator);
     source.sizeOf = std::move(sizeOf);
-    d.worker.setSource(d.serial, std::move(source));
-    updateState();
+    replaceSource(std::move(source));
 }
 
 void EngineBridge::tuneProcess()
@@ -183,16 +167,18 @@ void EngineBridge::tuneProcess()
     openblas_set_num_threads(1);
 }
 
-void EngineBridge::clearSource()
+void EngineBridge::clearSource() { replaceSource(std::nullopt); }
+
+void EngineBridge::replaceSource(std::optional<EngineSource> source)
 {
     cancelJob();
     Private& d = *d_;
     ++d.serial;
-    d.hasSource = false;
-    d.loading = false;
+    d.hasSource = source.has_value(); // until sourceFailed
+    d.loading = source.has_value();
     d.liveOutstanding = false;
     d.measuresOutstanding = 0;
-    d.worker.setSource(d.serial, std::nullopt);
+    d.worker.setSource(d.serial, std::move(source));
     updateState();
 }
 

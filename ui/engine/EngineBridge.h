@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "compress/LayerSetting.h"
@@ -30,6 +31,7 @@ namespace leger::ui {
 
 class EngineWorker;
 struct EngineJob;
+struct EngineSource;
 
 /// What the engine is doing, for the summary strip.
 enum class EngineState { NoSource, Loading, Idle, Evaluating, Job };
@@ -101,6 +103,8 @@ private:
     // Implementation in EngineBridge.cpp (worker object, queues, generation checks).
     struct Private;
     quint64 startJob(EngineJob job);
+    /// A new source (nullopt: none) under a new serial: cancels and drops all work.
+    void replaceSource(std::optional<EngineSource> source);
     /// Bookkeeping when a job's end arrives; emits jobFailed(cancelled) and returns true when
     /// it had been cancelled here (its result, if any, is then not reported).
     bool endJob(quint64 job);
