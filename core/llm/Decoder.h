@@ -2,9 +2,12 @@
 // A causal decoder's forward pass over a window of tokens (DESIGN.md "Data flow", language
 // models): the Llama family as Hugging Face's LlamaForCausalLM computes it — RMSNorm, rotary
 // position embeddings (rotate-half convention, theta, linear scaling), grouped-query attention,
-// SwiGLU — with Qwen2's q/k/v biases. Weights are float32 matrices [out, in]; every product is one
-// OpenBLAS SGEMM over the whole window, and the buffers are sized once per window length, so
-// running window after window allocates nothing. GPT-2's blocks are not implemented yet.
+// SwiGLU — with Qwen2's q/k/v biases; and GPT-2 as Hugging Face's GPT2LMHeadModel computes it —
+// learned position embeddings, LayerNorm with biases, one fused q/k/v projection, biased
+// projections, a tanh-approximated GELU MLP. Weights are float32 matrices [out, in] (GPT-2's
+// Conv1D weights, stored [in, out], are transposed when read); every product is one OpenBLAS
+// SGEMM over the whole window, and the buffers are sized once per window length, so running
+// window after window allocates nothing.
 
 #include <cstdint>
 #include <optional>
@@ -20,13 +23,17 @@ namespace leger {
 
 struct DecoderWeights {
     struct Block {
-        Tensor attnNorm, q, k, v, o;  // norms [D]; projections [out, in]
+        Tensor attnNorm, q, k, v, o;  // norms [D]; projections [out, in] (llama, qwen2)
         Tensor qBias, kBias, vBias;   // Qwen2 only (empty otherwise)
         Tensor mlpNorm, gate, up, down;
+        // GPT-2: q, k and v as one projection [3D, D] (rows: q, then k, then v) and the biases of
+        // its norms and projections; o, up and down as above, gate and q/k/v empty.
+        Tensor qkv, qkvBias, attnNormBias, oBias, mlpNormBias, upBias, downBias;
     };
     Tensor embed;                     // [vocab, D]
+    Tensor positions;                 // GPT-2's learned position embeddings [context, D]
     std::vector<Block> blocks;
-    Tensor finalNorm;                 // [D]
+    Tensor finalNorm, finalNormBias;  // [D] (the bias: GPT-2)
     Tensor output;                    // [vocab, D]; empty when tied to embed
 };
 
@@ -36,28 +43,30 @@ public:
     Decoder(LlmConfig config, DecoderWeights weights, const std::string& source);
 
     /// A Hugging Face model folder (config.json and model.safetensors or its index), or the
-    /// config.json itself: weights by their Hugging Face names, converted to float32.
+    /// config.json itself: weights by their Hugging Face names, converted to float32. GPT-2's
+    /// names are read with or without the "transformer." prefix (both are in use).
     static Decoder fromHuggingFace(const std::string& path);
 
     /// A GGUF file (llama.cpp's tensor names; any type GgufFile decodes). llama.cpp's converter
-    /// permutes the rows of attn_q and attn_k for its rotary layout (pairs of adjacent
-    /// dimensions); they are put back into Hugging Face's rotate-half order here.
+    /// permutes the rows of a Llama's attn_q and attn_k for its rotary layout (pairs of adjacent
+    /// dimensions); they are put back into Hugging Face's rotate-half order here. Qwen2 and GPT-2
+    /// files keep Hugging Face's order.
     static Decoder fromGguf(const std::string& path);
 
     const LlmConfig& config() const { return config_; }
     const DecoderWeights& weights() const { return weights_; }
     /// Every weight the decoder holds, with its Hugging Face and llama.cpp (GGUF) names, in the
-    /// order llama.cpp's files list them: embedding, each block, final norm, output (untied).
+    /// order llama.cpp's files list them: embeddings, each block, final norm, output (untied).
     struct NamedWeight {
         std::string hf, gguf;
         Tensor* tensor;
-        bool matrix;        // a projection or the embedding (norms and biases are not)
+        bool matrix;        // a projection or the token embedding (norms, biases and GPT-2's
+                            // position embedding are not: llama.cpp keeps them as they are too)
         std::int64_t ropeHeads; // q/k projections: their heads (GGUF permutes their rows); else 0
     };
     std::vector<NamedWeight> namedWeights();
 
-    /// Replaces one weight matrix (by its Hugging Face name, e.g. model.layers.0.mlp.up_proj.weight)
-    /// with another of the same shape: how compressed weights are evaluated.
+    /// One weight by its Hugging Face name (e.g. model.layers.0.mlp.up_proj.weight), or null.
     Tensor* weight(const std::string& hfName);
 
     /// The logits of every position of one window (positions 0..T-1, causal): [T, vocab] into
@@ -67,9 +76,13 @@ public:
 
 private:
     void ensureBuffers(std::int64_t T);
+    void llamaBlock(const DecoderWeights::Block& b, std::int64_t T);
+    void gpt2Block(const DecoderWeights::Block& b, std::int64_t T);
+    void attention(std::int64_t T);
 
     LlmConfig config_;
     DecoderWeights weights_;
+    std::string hfPrefix_; // GPT-2: "transformer." or "" (how the source file names its weights)
     std::vector<float> invFreq_;
     // Work buffers, grown to the longest window seen.
     std::int64_t capacity_ = 0;

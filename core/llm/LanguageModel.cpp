@@ -78,7 +78,7 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
                                                                    std::optional<std::int32_t> bos, const std::string& name,
                                                                    const std::string& source)
 {
-    if (c.architecture != "llama" && c.architecture != "qwen2")
+    if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "gpt2")
         throw UnsupportedError(source + ": GGUF export of the " + c.architecture + " architecture is not implemented");
     if (c.ropeScaling && c.ropeScaling->type != "linear")
         throw UnsupportedError(source + ": GGUF export of rope scaling '" + c.ropeScaling->type + "' is not implemented");
@@ -96,12 +96,16 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
         {a + ".block_count", u32(c.layers)},
         {a + ".feed_forward_length", u32(c.intermediate)},
         {a + ".attention.head_count", u32(c.heads)},
-        {a + ".attention.head_count_kv", u32(c.kvHeads)},
-        {a + ".rope.dimension_count", u32(c.headDim)},
-        {a + ".rope.freq_base", ggufF32(static_cast<float>(c.ropeTheta))},
-        {a + ".attention.layer_norm_rms_epsilon", ggufF32(static_cast<float>(c.normEps))},
     };
-    if (c.headDim * c.heads != c.hidden) {
+    if (a == "gpt2") {
+        m.emplace_back(a + ".attention.layer_norm_epsilon", ggufF32(static_cast<float>(c.normEps)));
+    } else {
+        m.emplace_back(a + ".attention.head_count_kv", u32(c.kvHeads));
+        m.emplace_back(a + ".rope.dimension_count", u32(c.headDim));
+        m.emplace_back(a + ".rope.freq_base", ggufF32(static_cast<float>(c.ropeTheta)));
+        m.emplace_back(a + ".attention.layer_norm_rms_epsilon", ggufF32(static_cast<float>(c.normEps)));
+    }
+    if (a != "gpt2" && c.headDim * c.heads != c.hidden) {
         m.emplace_back(a + ".attention.key_length", u32(c.headDim));
         m.emplace_back(a + ".attention.value_length", u32(c.headDim));
     }

@@ -82,6 +82,16 @@ LlmConfig LlmConfig::fromHuggingFaceJson(const std::string& text, const std::str
         c.context = positive(j, source, {"n_positions", "n_ctx"});
         c.normEps = number(j, source, "layer_norm_epsilon", 1e-5);
         c.tieEmbeddings = true; // GPT-2's output projection is its token embedding
+        // What GPT2LMHeadModel computes beside the defaults, refused rather than computed wrongly.
+        if (j.contains("activation_function") && j["activation_function"] != "gelu_new" &&
+            j["activation_function"] != "gelu_pytorch_tanh" && j["activation_function"] != "gelu_fast")
+            throw UnsupportedError(source + ": activation_function: " + j["activation_function"].dump() +
+                                   " (Leger runs GPT-2's tanh-approximated GELU, gelu_new)");
+        for (const char* key : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"})
+            if (j.contains(key) && j[key] == true)
+                throw UnsupportedError(source + ": " + key + ": true is not implemented");
+        if (j.contains("scale_attn_weights") && j["scale_attn_weights"] == false)
+            throw UnsupportedError(source + ": scale_attn_weights: false is not implemented");
     } else if (type == "llama" || type == "mistral" || type == "qwen2") {
         c.architecture = type == "qwen2" ? "qwen2" : "llama";
         c.vocabSize = positive(j, source, {"vocab_size"});

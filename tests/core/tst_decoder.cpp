@@ -1,7 +1,9 @@
 // The causal decoder against a direct transcription of Hugging Face's LlamaForCausalLM formulas,
 // in double precision and scalar loops (no SGEMM, no shared buffers): embedding, RMSNorm,
 // rotate-half rotary embeddings, grouped-query causal attention, SwiGLU, final norm, logits; on a
-// tiny random model with 4 heads sharing 2 key/value heads, tied and untied outputs, Qwen2 biases.
+// tiny random model with 4 heads sharing 2 key/value heads, tied and untied outputs, Qwen2 biases;
+// and GPT-2 against Hugging Face's GPT2LMHeadModel formulas (position embeddings, LayerNorm, fused
+// q/k/v with biases, gelu_new).
 // And perplexity the llama.cpp way (second half of each window) against the same reference.
 #include <QtTest>
 
@@ -176,6 +178,132 @@ Mat referenceLogits(const LlmConfig& c, const DecoderWeights& w, const std::vect
     return linearRef(rmsRef(x, w.finalNorm, c.normEps), w.output.empty() ? w.embed : w.output, {});
 }
 
+LlmConfig gpt2Config()
+{
+    LlmConfig c;
+    c.architecture = "gpt2";
+    c.vocabSize = 29;
+    c.hidden = 16;
+    c.intermediate = 40;
+    c.layers = 2;
+    c.heads = 4;
+    c.kvHeads = 4;
+    c.headDim = 4;
+    c.context = 24;
+    c.normEps = 1e-5;
+    c.tieEmbeddings = true;
+    return c;
+}
+
+DecoderWeights gpt2Weights(const LlmConfig& c, std::mt19937& rng)
+{
+    const std::int64_t D = c.hidden, F = c.intermediate;
+    DecoderWeights w;
+    w.embed = randomTensor({c.vocabSize, D}, rng, 0.5f);
+    w.positions = randomTensor({c.context, D}, rng, 0.3f);
+    for (std::int64_t l = 0; l < c.layers; ++l) {
+        DecoderWeights::Block b;
+        b.attnNorm = randomTensor({D}, rng, 0.1f, 1.0f);
+        b.attnNormBias = randomTensor({D}, rng, 0.1f);
+        b.qkv = randomTensor({3 * D, D}, rng, 0.3f);
+        b.qkvBias = randomTensor({3 * D}, rng, 0.2f);
+        b.o = randomTensor({D, D}, rng, 0.3f);
+        b.oBias = randomTensor({D}, rng, 0.2f);
+        b.mlpNorm = randomTensor({D}, rng, 0.1f, 1.0f);
+        b.mlpNormBias = randomTensor({D}, rng, 0.1f);
+        b.up = randomTensor({F, D}, rng, 0.3f);
+        b.upBias = randomTensor({F}, rng, 0.2f);
+        b.down = randomTensor({D, F}, rng, 0.3f);
+        b.downBias = randomTensor({D}, rng, 0.2f);
+        w.blocks.push_back(std::move(b));
+    }
+    w.finalNorm = randomTensor({D}, rng, 0.1f, 1.0f);
+    w.finalNormBias = randomTensor({D}, rng, 0.1f);
+    return w;
+}
+
+Mat layerNormRef(const Mat& x, const Tensor& w, const Tensor& b, double eps)
+{
+    Mat y = x;
+    for (auto& row : y) {
+        double mean = 0, var = 0;
+        for (double v : row)
+            mean += v;
+        mean /= static_cast<double>(row.size());
+        for (double v : row)
+            var += (v - mean) * (v - mean);
+        var /= static_cast<double>(row.size());
+        for (std::size_t i = 0; i < row.size(); ++i)
+            row[i] = (row[i] - mean) / std::sqrt(var + eps) * at(w, static_cast<std::int64_t>(i)) + at(b, static_cast<std::int64_t>(i));
+    }
+    return y;
+}
+
+/// GPT2LMHeadModel: h = wte[id] + wpe[t]; per block x += attn(ln_1(x)), x += mlp(ln_2(x)) with
+/// c_attn's output split into q, k, v; mlp = c_proj(gelu_new(c_fc(.))); logits = ln_f(x) wte^T.
+Mat gpt2ReferenceLogits(const LlmConfig& c, const DecoderWeights& w, const std::vector<std::int32_t>& tokens)
+{
+    const std::int64_t D = c.hidden, hd = c.headDim;
+    const std::size_t T = tokens.size();
+    Mat x;
+    for (std::size_t t = 0; t < T; ++t) {
+        std::vector<double> row(static_cast<std::size_t>(D));
+        for (std::int64_t i = 0; i < D; ++i)
+            row[static_cast<std::size_t>(i)] = at(w.embed, tokens[t] * D + i) + at(w.positions, static_cast<std::int64_t>(t) * D + i);
+        x.push_back(row);
+    }
+    for (const auto& b : w.blocks) {
+        const Mat qkv = linearRef(layerNormRef(x, b.attnNorm, b.attnNormBias, c.normEps), b.qkv, b.qkvBias);
+        Mat att(T, std::vector<double>(static_cast<std::size_t>(D)));
+        for (std::int64_t head = 0; head < c.heads; ++head)
+            for (std::size_t i = 0; i < T; ++i) {
+                std::vector<double> p(i + 1);
+                double mx = -1e300, z = 0;
+                for (std::size_t j = 0; j <= i; ++j) {
+                    double s = 0;
+                    for (std::int64_t e = 0; e < hd; ++e)
+                        s += qkv[i][static_cast<std::size_t>(head * hd + e)] * qkv[j][static_cast<std::size_t>(D + head * hd + e)];
+                    p[j] = s / std::sqrt(static_cast<double>(hd));
+                    mx = std::max(mx, p[j]);
+                }
+                for (double& s : p)
+                    z += (s = std::exp(s - mx));
+                for (std::int64_t e = 0; e < hd; ++e) {
+                    double o = 0;
+                    for (std::size_t j = 0; j <= i; ++j)
+                        o += p[j] / z * qkv[j][static_cast<std::size_t>(2 * D + head * hd + e)];
+                    att[i][static_cast<std::size_t>(head * hd + e)] = o;
+                }
+            }
+        const Mat o = linearRef(att, b.o, b.oBias);
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::int64_t i = 0; i < D; ++i)
+                x[t][static_cast<std::size_t>(i)] += o[t][static_cast<std::size_t>(i)];
+        Mat u = linearRef(layerNormRef(x, b.mlpNorm, b.mlpNormBias, c.normEps), b.up, b.upBias);
+        for (auto& row : u)
+            for (double& v : row)
+                v = 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+        const Mat dn = linearRef(u, b.down, b.downBias);
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::int64_t i = 0; i < D; ++i)
+                x[t][static_cast<std::size_t>(i)] += dn[t][static_cast<std::size_t>(i)];
+    }
+    return linearRef(layerNormRef(x, w.finalNorm, w.finalNormBias, c.normEps), w.output.empty() ? w.embed : w.output, {});
+}
+
+/// Largest |a - ref| over [T, vocab], and the largest |ref|.
+std::pair<double, double> logitsDiff(const std::vector<float>& a, const Mat& ref)
+{
+    double worst = 0, largest = 0;
+    std::size_t i = 0;
+    for (const auto& row : ref)
+        for (double v : row) {
+            worst = std::max(worst, std::abs(a[i++] - v));
+            largest = std::max(largest, std::abs(v));
+        }
+    return {worst, largest};
+}
+
 std::vector<std::int32_t> randomTokens(std::size_t n, std::int64_t vocab, std::mt19937& rng)
 {
     std::uniform_int_distribution<std::int32_t> u(0, static_cast<std::int32_t>(vocab - 1));
@@ -192,6 +320,7 @@ class TestDecoder : public QObject {
 private slots:
     void forwardMatchesTheFormulas_data();
     void forwardMatchesTheFormulas();
+    void gpt2MatchesTheFormulas();
     void windowsAreIndependentAndBuffersReused();
     void perplexityScoresTheSecondHalf();
     void badInputsAreErrors();
@@ -228,6 +357,49 @@ void TestDecoder::forwardMatchesTheFormulas()
             largest = std::max(largest, std::abs(ref[t][static_cast<std::size_t>(v)]));
         }
     QVERIFY2(worst <= 2e-5 * std::max(1.0, largest), qPrintable(QString("max |diff| %1 of %2").arg(worst).arg(largest)));
+}
+
+void TestDecoder::gpt2MatchesTheFormulas()
+{
+    std::mt19937 rng(17);
+    LlmConfig c = gpt2Config();
+    DecoderWeights w = gpt2Weights(c, rng);
+    const auto tokens = randomTokens(c.context, c.vocabSize, rng); // every position embedding used
+    {
+        Decoder d(c, w, "tiny-gpt2");
+        std::vector<float> logits;
+        d.forward(tokens, logits);
+        const auto [worst, largest] = logitsDiff(logits, gpt2ReferenceLogits(c, w, tokens));
+        QVERIFY2(worst <= 2e-5 * std::max(1.0, largest), qPrintable(QString("tied: max |diff| %1 of %2").arg(worst).arg(largest)));
+        // The compressible layers: the token embedding and the four projections of each block (not
+        // the position embedding, norms or biases), named as Hugging Face and llama.cpp name them.
+        QStringList matrices;
+        for (const auto& n : d.namedWeights())
+            if (n.matrix)
+                matrices << QString::fromStdString(n.hf + " = " + n.gguf);
+        QCOMPARE(matrices.size(), 1 + 4 * 2);
+        QCOMPARE(matrices[1], QString("h.0.attn.c_attn.weight = blk.0.attn_qkv.weight"));
+        QCOMPARE(matrices[8], QString("h.1.mlp.c_proj.weight = blk.1.ffn_down.weight"));
+        QCOMPARE(d.namedWeights().size(), std::size_t(2 + 12 * 2 + 2));
+        QVERIFY(d.weight("h.1.attn.c_attn.bias") == d.namedWeights()[2 + 12 + 3].tensor);
+    }
+    // An untied output projection (llama.cpp's converter writes GPT-2's as a copy).
+    c.tieEmbeddings = false;
+    w.output = randomTensor({c.vocabSize, c.hidden}, rng, 0.5f);
+    Decoder d(c, w, "tiny-gpt2");
+    std::vector<float> logits;
+    d.forward(std::span(tokens).first(9), logits);
+    const auto [worst, largest] =
+        logitsDiff(logits, gpt2ReferenceLogits(c, w, std::vector<std::int32_t>(tokens.begin(), tokens.begin() + 9)));
+    QVERIFY2(worst <= 2e-5 * std::max(1.0, largest), qPrintable(QString("untied: max |diff| %1 of %2").arg(worst).arg(largest)));
+    // A missing bias is a shape error naming the weight.
+    w.blocks[0].oBias = Tensor();
+    try {
+        Decoder broken(c, w, "gpt2.safetensors");
+        QFAIL("a missing bias must be refused");
+    } catch (const Error& e) {
+        QCOMPARE(QString(e.what()), QString("gpt2.safetensors: layer 0 attention c_proj bias has shape [], the configuration needs [16]"));
+    }
 }
 
 void TestDecoder::windowsAreIndependentAndBuffersReused()

@@ -247,6 +247,13 @@ void TestLlmConfig::refusesConfigsThatMakeNoModel_data()
                                           << "config.json: rope_scaling.type: 'ntk-magic' is not supported";
     QTest::newRow("tie as string") << base.arg(R"(, "tie_word_embeddings": "yes")")
                                    << "config.json: tie_word_embeddings: expected true or false";
+    // GPT-2 variants Leger would compute wrongly are refused.
+    const QString gpt2 = QString(kGpt2).replace("}", "%1}");
+    QTest::newRow("gpt2 relu") << gpt2.arg(R"(, "activation_function": "relu")") << "config.json: activation_function: \"relu\"";
+    QTest::newRow("gpt2 layer-scaled attention") << gpt2.arg(R"(, "scale_attn_by_inverse_layer_idx": true)")
+                                                 << "config.json: scale_attn_by_inverse_layer_idx: true is not implemented";
+    QTest::newRow("gpt2 unscaled attention") << gpt2.arg(R"(, "scale_attn_weights": false)")
+                                             << "config.json: scale_attn_weights: false is not implemented";
 }
 
 void TestLlmConfig::refusesConfigsThatMakeNoModel()
