@@ -501,6 +501,7 @@ struct LlmSession {
     std::vector<LayerSetting> settings;
     std::string text;
     std::vector<std::int32_t> tokens;
+    LlmEvaluator::Options options;
     std::unique_ptr<LlmEvaluator> evaluator;
 };
 
@@ -520,7 +521,7 @@ LlmSession openLlm(const Args& a, bool withData)
     if (s.text.empty())
         throw Error("--data TEXT is required (a UTF-8 text file)");
     s.tokens = s.model->tokenizer().encode(readFile(s.text));
-    LlmEvaluator::Options o;
+    LlmEvaluator::Options& o = s.options;
     o.nCtx = integerOption(a, "--ctx", 0);
     o.limit = integerOption(a, "--limit", -1);
     try {
@@ -836,10 +837,18 @@ int cmdReport(const Args& a, int argc, char** argv)
         throw Error("report: give --plan P.json, or --max-drop X or --budget-bytes N to find the plan");
     if (fit && !a.option("--max-drop").empty() && !a.option("--budget-bytes").empty())
         throw Error("report: without --plan, give one of --max-drop and --budget-bytes (the plan to find)");
-    Session s = openSession(a, true);
+    Workload w = openWorkload(a);
     ReportRequest rq;
-    rq.data = std::make_shared<const Dataset>(std::move(s.data));
-    rq.pre = s.pre;
+    if (w.onnx) {
+        rq.pre = w.onnx->pre;
+        rq.plan = w.onnx->settings;
+    } else {
+        rq.languageModelPath = a.positional[0];
+        rq.tokens = std::make_shared<const std::vector<std::int32_t>>(w.llm.tokens);
+        rq.textPath = w.llm.text;
+        rq.windows = w.llm.options;
+        rq.plan = w.llm.settings;
+    }
     rq.metric = a.option("--metric");
     if (const std::string v = a.option("--max-drop"); !v.empty())
         rq.maxDrop = numbers("--max-drop", v).at(0);
@@ -850,17 +859,13 @@ int cmdReport(const Args& a, int argc, char** argv)
     rq.exportPath = a.option("--export");
     rq.legerVersion = LEGER_VERSION;
     rq.runSensitivity = rq.runFrontier = !a.flag("--quick");
-    rq.plan = s.settings;
-    const std::vector<Layer> layers = s.layers;
-    rq.model = std::make_shared<const Model>(std::move(s.model));
     ProgressLine line;
     if (fit) {
         // The plan is the search's answer: scan, then fit the stated limit; the report reuses both.
-        Evaluator ev(*rq.model, *rq.data, rq.pre);
-        const SizeModel sizes(*rq.model, layers);
-        const SizeFunction size = [&](const std::vector<LayerSetting>& p) { return sizes.total(p); };
+        PlanEvaluator& ev = w.evaluator();
+        const SizeFunction size = w.size();
         auto table = std::make_shared<SensitivityTable>(
-            sensitivityScan(ev, settingList(a), rq.metric, nullptr, searchProgress(line, "sensitivity")));
+            sensitivityScan(ev, settingList(a, !w.onnx), rq.metric, nullptr, searchProgress(line, "sensitivity")));
         const BudgetResult r = rq.maxDrop ? fitMaxDrop(ev, *table, size, *rq.maxDrop, nullptr, searchProgress(line, "fit"))
                                           : fitBudget(ev, *table, size, *rq.budgetBytes, nullptr, searchProgress(line, "fit"));
         std::fprintf(stderr, "%s\n", r.message.c_str());
@@ -871,6 +876,15 @@ int cmdReport(const Args& a, int argc, char** argv)
         rq.planEvaluation = std::make_shared<const Evaluation>(r.best.evaluation);
         rq.sensitivity = table;
         rq.metric = table->metric;
+        if (!w.onnx) // the plan as each layer is stored (llama.cpp's fallback where a block does not fit)
+            rq.plan = w.llm.model->fitted(rq.plan);
+    }
+    // The report makes its own evaluator (and opens its own instance of a language model).
+    w.onnxEvaluator.reset();
+    w.llm.evaluator.reset();
+    if (w.onnx) {
+        rq.model = std::make_shared<const Model>(std::move(w.onnx->model));
+        rq.data = std::make_shared<const Dataset>(std::move(w.onnx->data));
     }
     const ReportData data = buildReport(rq, nullptr, searchProgress(line, "report"));
     // The charts are the workbench's, drawn offscreen: no display is needed.

@@ -603,11 +603,6 @@ void MainWindow::exportReport()
 {
     if (!workbench_->isOpen())
         return;
-    if (workbench_->isLanguageModel()) {
-        showError(tr("Export Report"), tr("Reports are written for ONNX models so far; for a language model, export the "
-                                          "GGUF and the session (the chart, the layers and every measured point)."));
-        return;
-    }
     if (!workbench_->hasData()) {
         showError(tr("Export Report"), tr("Open evaluation data first: a report shows measured numbers."));
         return;

@@ -134,6 +134,10 @@ Json overrideToJson(const LayerOverride& o)
 
 LayerOverride LayerOverride::full(const LayerSetting& s)
 {
+    // A GGUF block format fixes its bits, groups, scales and rounding: {"format": "q4_K"} says it
+    // all, and the integer fields would only be noise in a recipe.
+    if (isBlockFormat(s.format))
+        return {s.format, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, s.sparsity, s.pattern};
     return {s.format, s.bits, s.granularity, s.groupSize, s.symmetric, s.clip, s.sparsity, s.pattern};
 }
 

@@ -38,7 +38,8 @@ struct LayerOverride {
     std::optional<double> sparsity;
     std::optional<SparsityPattern> pattern;
 
-    /// An override that sets every field to s.
+    /// An override that sets every field of s that matters (a block format: the format and its
+    /// sparsity, which is none).
     static LayerOverride full(const LayerSetting& s);
     /// base with the given fields replaced.
     LayerSetting applyTo(LayerSetting base) const;

@@ -99,7 +99,16 @@ LlmEvaluator::LlmEvaluator(LanguageModel& model, std::vector<std::int32_t> token
     baseTop_.resize(static_cast<std::size_t>(scoredPerWindow() * windows_));
     const std::size_t L = model.layers().size();
     planned_.assign(L, nullptr);
-    stats_.assign(L, LayerStats{std::numeric_limits<double>::infinity(), 0});
+    // NaN/Inf in the original weights, reported for every layer compressed or not.
+    for (std::size_t i = 0; i < L; ++i) {
+        std::int64_t bad = 0;
+        for (float v : model.original(i).span<float>())
+            bad += !std::isfinite(v);
+        stats_.push_back(LayerStats{std::numeric_limits<double>::infinity(), bad});
+    }
+    originalNonFinite_.resize(L);
+    for (std::size_t i = 0; i < L; ++i)
+        originalNonFinite_[i] = stats_[i].nonFinite;
 }
 
 const std::vector<Layer>& LlmEvaluator::layers() const { return model_.layers(); }
@@ -120,7 +129,7 @@ void LlmEvaluator::applyPlan(const std::vector<LayerSetting>& asked, std::vector
     for (std::size_t i = 0; i < plan.size(); ++i) {
         if (plan[i].isNone()) {
             planned_[i] = nullptr;
-            stats_[i] = {std::numeric_limits<double>::infinity(), 0};
+            stats_[i] = {std::numeric_limits<double>::infinity(), originalNonFinite_[i]};
             continue;
         }
         auto hit = std::find_if(cache_.begin(), cache_.end(),
@@ -162,12 +171,32 @@ void LlmEvaluator::baseline(std::int64_t w, const CancelToken* cancel)
 
 Evaluation LlmEvaluator::evaluate(const std::vector<LayerSetting>& plan, const CancelToken* cancel, const Progress& progress)
 {
+    return run(plan, nullptr, cancel, progress);
+}
+
+Evaluation LlmEvaluator::evaluateModel(Decoder& other, const std::vector<LayerSetting>& settings, const CancelToken* cancel)
+{
+    if (other.config().vocabSize != vocab_)
+        throw Error("the other model's vocabulary has " + std::to_string(other.config().vocabSize) + " tokens, this one " +
+                    std::to_string(vocab_));
+    if (other.config().context < nCtx_)
+        throw Error("the other model's context of " + std::to_string(other.config().context) +
+                    " tokens is shorter than the windows of " + std::to_string(nCtx_));
+    return run(settings, &other, cancel, {});
+}
+
+Evaluation LlmEvaluator::run(const std::vector<LayerSetting>& plan, Decoder* other, const CancelToken* cancel,
+                             const Progress& progress)
+{
     const auto started = std::chrono::steady_clock::now();
     Evaluation e;
     e.settings = plan;
     e.total = windows_;
-    applyPlan(plan, e.layers);
-    const bool uncompressed = std::all_of(plan.begin(), plan.end(), [](const LayerSetting& s) { return s.isNone(); });
+    if (other)
+        e.layers.assign(model_.layers().size(), LayerStats{std::numeric_limits<double>::quiet_NaN(), 0});
+    else
+        applyPlan(plan, e.layers);
+    const bool uncompressed = !other && std::all_of(plan.begin(), plan.end(), [](const LayerSetting& s) { return s.isNone(); });
 
     const std::int64_t first = nCtx_ / 2, S = scoredPerWindow();
     double nllSum = 0, nllSq = 0, klSum = 0, klSq = 0;
@@ -189,7 +218,10 @@ Evaluation LlmEvaluator::evaluate(const std::vector<LayerSetting>& plan, const C
             throw CancelledError();
         if (!baseDone_[static_cast<std::size_t>(w)])
             baseline(w, cancel);
-        if (!uncompressed) {
+        if (other) {
+            windowTokens(w);
+            other->forward(window_, logits_, cancel);
+        } else if (!uncompressed) {
             windowTokens(w);
             SwapIn swapped(model_, planned_);
             model_.decoder().forward(window_, logits_, cancel);
@@ -200,7 +232,9 @@ Evaluation LlmEvaluator::evaluate(const std::vector<LayerSetting>& plan, const C
             const std::int32_t next = tokens_[static_cast<std::size_t>(w * nCtx_ + first + k + 1)];
             double nll = -p[next], kl = 0;
             bool same = true;
-            if (!uncompressed) {
+            if (uncompressed) {
+                nonFinite += !std::isfinite(p[baseTop_[at]]);
+            } else {
                 const float* row = logits_.data() + (first + k) * vocab_;
                 const std::int32_t top = logSoftmax(row, vocab_, logq.data());
                 nonFinite += !std::isfinite(logq[static_cast<std::size_t>(top)]);

@@ -27,6 +27,7 @@
 
 namespace leger {
 
+class Decoder;
 class LanguageModel;
 
 class LlmEvaluator : public PlanEvaluator {
@@ -58,8 +59,13 @@ public:
     /// CancelledError when cancelled (between layers of a window).
     Evaluation evaluate(const std::vector<LayerSetting>& plan, const CancelToken* cancel = nullptr,
                         const Progress& progress = {}) override;
+    /// Another model of the same vocabulary (the plan's export read back) measured on the same
+    /// windows against this evaluator's uncompressed log-probabilities: the numbers the export
+    /// gives, comparable with evaluate()'s. settings: recorded in the result.
+    Evaluation evaluateModel(Decoder& other, const std::vector<LayerSetting>& settings, const CancelToken* cancel = nullptr);
 
 private:
+    Evaluation run(const std::vector<LayerSetting>& plan, Decoder* other, const CancelToken* cancel, const Progress& progress);
     void applyPlan(const std::vector<LayerSetting>& plan, std::vector<LayerStats>& stats);
     void baseline(std::int64_t w, const CancelToken* cancel);
     void windowTokens(std::int64_t w);
@@ -81,6 +87,7 @@ private:
     std::vector<std::unique_ptr<CachedWeight>> cache_;
     std::vector<Tensor*> planned_; // into cache_; null where the layer is uncompressed
     std::vector<LayerStats> stats_;
+    std::vector<std::int64_t> originalNonFinite_; // per layer
     std::size_t cacheBytes_ = 0, weightBudget_ = 0;
     std::uint64_t useClock_ = 0;
     // Per window: the uncompressed log-probabilities of its scored positions, their top token.

@@ -3,7 +3,9 @@
 // decision — the model and data, the chosen plan with its exact size and measured quality, the
 // uncompressed baseline, uniform presets, the frontier, per-layer sensitivity, per-class
 // accuracy and flips, other models measured on the same data, and a production checklist whose
-// every item carries its evidence. Built here (no Qt); rendered to HTML and PDF by ui/report.
+// every item carries its evidence. For ONNX models on their data and for language models on a
+// text (perplexity and KL instead of accuracy, GGUF instead of .leger). Built here (no Qt);
+// rendered to HTML and PDF by ui/report.
 
 #include <cstdint>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "compress/SizeReport.h"
 #include "data/Preprocessing.h"
 #include "eval/Evaluator.h"
+#include "llm/LlmEvaluator.h"
 #include "model/Layer.h"
 #include "search/Search.h"
 #include "util/CancelToken.h"
@@ -66,8 +69,12 @@ struct ReportData {
     std::int64_t samples = 0, classes = 0;
     bool labelled = false, synthetic = false;
     std::vector<std::string> classNames;
-    std::string preprocessing; // in words
+    std::string preprocessing; // in words (language models: the tokenization and the windows)
     std::string metric;        // the metric plans are judged by (Search's quality())
+    // Language models: samples are windows of windowTokens tokens, scoredTokens scored in all.
+    bool languageModel = false;
+    std::int64_t windowTokens = 0, scoredTokens = 0;
+    std::string exportFormat = ".leger"; // what the export check writes: ".leger" or "GGUF"
 
     MeasuredPlan baseline, plan;
     std::vector<MeasuredPlan> presets, frontier;
@@ -77,12 +84,14 @@ struct ReportData {
     std::optional<double> maxDrop;           // in the metric's units (0.01 = one point of top-1)
     std::optional<std::int64_t> budgetBytes;
 
-    // The export check: the plan written as .leger, read back and evaluated again.
+    // The export check: the plan written (as .leger or GGUF), read back and evaluated again.
     std::string exportPath;
     std::int64_t exportBytes = 0;
     std::optional<Evaluation> reloaded;
     std::vector<CheckItem> checklist;
     bool ready() const; // every stated check passed
+    /// What a sample is, in words: "samples", or "windows of 256 tokens".
+    std::string sampleNoun() const;
 };
 
 struct ReportRequest {
@@ -90,6 +99,14 @@ struct ReportRequest {
     std::shared_ptr<const Dataset> data;
     Preprocessing pre;
     bool synthetic = false;             // the data are random inputs (no accuracy)
+
+    // Or a language model (model and data left null): its file, opened here as an instance of
+    // the report's own (evaluation swaps its weights, so a running engine's cannot be shared),
+    // the tokens of the text it is measured on, the text's file, and the windows.
+    std::string languageModelPath;
+    std::shared_ptr<const std::vector<std::int32_t>> tokens;
+    std::string textPath;
+    LlmEvaluator::Options windows;
     std::vector<LayerSetting> plan;
     std::string planLabel = "chosen plan";
     std::string metric;                 // empty: Search's default for the data
@@ -109,20 +126,22 @@ struct ReportRequest {
     bool runFrontier = true;            // sweep when none is given
     int frontierPoints = 10;
 
-    /// Where the exported .leger goes; empty: a temporary file, removed afterwards.
+    /// Where the exported .leger (language models: .gguf) goes; empty: a temporary file, removed
+    /// afterwards.
     std::string exportPath;
     std::string legerVersion;
 };
 
 /// Builds the report: measures what is missing, exports the plan, reads the export back and
-/// evaluates it again, and decides the checklist. Throws CancelledError when cancelled.
+/// evaluates it again, and decides the checklist. Throws CancelledError when cancelled, Error
+/// naming the file when the model or data cannot be read or do not fit together.
 ReportData buildReport(const ReportRequest& request, const CancelToken* cancel = nullptr,
                        const SearchProgress& progress = {});
 
 } // namespace leger
 
 namespace leger {
-/// A metric's value in its display unit: "92.55 %", "0.0123 nats", "31.2 dB".
+/// A metric's value in its display unit: "92.55 %", "0.0123 nats", "31.2 dB", "86.996" (perplexity).
 std::string metricValueText(const std::string& metric, double value);
 /// A difference of the metric: "0.45 points", "0.0123 nats", "3.1 dB".
 std::string metricDropText(const std::string& metric, double drop);

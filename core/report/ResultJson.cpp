@@ -180,6 +180,11 @@ std::string reportJson(const ReportData& r)
     j["data"] = {{"source", r.dataSource},        {"samples", r.samples}, {"labelled", r.labelled},
                  {"synthetic", r.synthetic},      {"classes", r.classes}, {"class_names", r.classNames},
                  {"preprocessing", r.preprocessing}};
+    if (r.languageModel) {
+        j["model"]["kind"] = r.producer;
+        j["data"]["window_tokens"] = r.windowTokens;
+        j["data"]["scored_tokens"] = r.scoredTokens;
+    }
     j["metric"] = r.metric;
     j["max_drop"] = r.maxDrop ? number(*r.maxDrop) : ordered_json(nullptr);
     j["budget_bytes"] = r.budgetBytes ? ordered_json(*r.budgetBytes) : ordered_json(nullptr);
@@ -191,7 +196,8 @@ std::string reportJson(const ReportData& r)
     j["baseline"] = evaluationObject(r.baseline.evaluation, r.baseline.size, r.layers, r.classNames);
     j["plan"] = evaluationObject(r.plan.evaluation, r.plan.size, r.layers, r.classNames);
     j["plan"]["label"] = r.plan.label;
-    j["export_check"] = {{"bytes", r.exportBytes},
+    j["export_check"] = {{"format", r.exportFormat},
+                         {"bytes", r.exportBytes},
                          {"path", r.exportPath.empty() ? ordered_json(nullptr) : ordered_json(r.exportPath)},
                          {"metrics", r.reloaded ? metricsJson(r.reloaded->metrics) : ordered_json(nullptr)}};
     ordered_json presets = ordered_json::array(), frontier = ordered_json::array(), others = ordered_json::array();

@@ -75,6 +75,7 @@ private slots:
     void languageModelExportsTheGgufShown();
     void itemModelsPassTheTester();
     void reportShowsWhatTheWorkbenchMeasured();
+    void languageModelReportShowsWhatTheWorkbenchMeasured();
     void comparedModelIsDrawnBesideThePlans();
 };
 
@@ -285,6 +286,42 @@ void TestMainWindow::reportShowsWhatTheWorkbenchMeasured()
     w.exportReportTo("/nonexistent-dir/r.html");
     QVERIFY(done.wait(120000));
     QVERIFY(done.at(1).at(2).toString().contains("/nonexistent-dir/r.html"));
+}
+
+void TestMainWindow::languageModelReportShowsWhatTheWorkbenchMeasured()
+{
+    MainWindow w;
+    w.setInteractive(false);
+    w.show();
+    Workbench* wb = w.workbench();
+    wb->setDataLimit(2); // two windows of 256 tokens: the report's scan and sweep stay short
+    QVERIFY(w.openModel(LEGER_SOURCE_DIR "/resources/llm/tiny-llama-f32.gguf", LEGER_SOURCE_DIR "/resources/llm/heldout.txt"));
+    w.layersPanel()->applyPreset("q4_K");
+    QVERIFY(QTest::qWaitFor([&] { return ready(wb); }, 60000));
+    QTemporaryDir dir;
+    QSignalSpy done(&w, &MainWindow::reportExported);
+    w.exportReportTo(dir.filePath("r.html"));
+    QVERIFY(done.wait(240000));
+    QCOMPARE(done.at(0).at(2).toString(), QString());
+    QFile html(dir.filePath("r.html")), pdf(dir.filePath("r.pdf")), jsonFile(dir.filePath("r.json"));
+    QVERIFY(html.open(QIODevice::ReadOnly) && pdf.open(QIODevice::ReadOnly) && jsonFile.open(QIODevice::ReadOnly));
+    QVERIFY(pdf.read(5) == "%PDF-");
+    const QJsonObject figures = QJsonDocument::fromJson(jsonFile.readAll()).object();
+    // The size and perplexity the workbench shows, every check passed, the export a GGUF.
+    QCOMPARE(figures["plan"].toObject()["size_bytes"].toInteger(), wb->sizeReport().total);
+    QCOMPARE(figures["plan"].toObject()["metrics"].toObject()["perplexity"].toObject()["value"].toDouble(),
+             wb->current()->metrics.find("perplexity")->value);
+    QCOMPARE(figures["export_check"].toObject()["format"].toString(), QString("GGUF"));
+    QCOMPARE(figures["ready"].toBool(), true);
+    const QString page = QString::fromUtf8(html.readAll());
+    const QString bytes = QLocale(QLocale::English).toString(static_cast<qlonglong>(wb->sizeReport().total));
+    QVERIFY2(page.contains("<b>" + bytes + " bytes</b>"), qPrintable(bytes));
+    for (const char* section : {"Production checklist", "Trade-off", "The chosen plan", "Tokenization", "Windows",
+                                "Sensitivity per layer", "Uniform presets", "written as GGUF", "every metric identical",
+                                "GGUF header, metadata, vocabulary and tensor table", "&quot;format&quot;:&quot;q4_K&quot;"})
+        QVERIFY2(page.contains(QLatin1String(section)), section);
+    QVERIFY(!page.contains("Per class")); // no classes in a text
+    QVERIFY(!page.contains("&quot;bits&quot;")); // a block format's recipe is its name
 }
 
 void TestMainWindow::itemModelsPassTheTester()

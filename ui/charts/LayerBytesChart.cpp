@@ -327,6 +327,12 @@ QByteArray LayerBytesChart::image(const QString& format) const
     if (!isVisible())
         d_->view->resize(size());
     QCoreApplication::sendPostedEvents(nullptr, QEvent::LayoutRequest);
+    // The number of bars follows the size just given (a rebuild the resize queued would come
+    // too late for this image: bars as many as at the old size, their labels cut to "…").
+    if (d_->rebuildQueued) {
+        d_->rebuild();
+        d_->hideUnnamedParts();
+    }
     return widgetImage(d_->view, format);
 }
 

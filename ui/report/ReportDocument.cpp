@@ -178,6 +178,9 @@ struct ReportDocument::Private {
                             static_cast<double>(b.header)});
         }
         bytes.setLayers(bars);
+        if (r.languageModel) // as the workbench labels a GGUF's parts
+            bytes.setPartLabels({QStringLiteral("Tensor data (codes and scales)"), QString(), QString(),
+                                 QStringLiteral("Alignment padding")});
         bytesSvg = bytes.image("svg");
         bytesImage = QImage::fromData(bytes.image("png"));
     }
@@ -229,12 +232,15 @@ QString ReportDocument::Private::summary() const
     QString h = QStringLiteral("<p class=\"%1\">%2.</p>").arg(failed == 0 ? "verdict-ok" : "verdict-no", verdict);
     h += QStringLiteral("<p>The chosen plan makes <b>%1</b> a file of <b>%2 bytes</b> (%3), <b>%4×</b> smaller than "
                         "float32 at %5 bits per weight. %6: <b>%7</b> compressed against %8 uncompressed, a change of "
-                        "%9, measured on %10 samples")
+                        "%9, measured on %10")
              .arg(esc(r.modelName), num(r.plan.size.total), kilobytes(r.plan.size.total),
                   fixed(r.plan.size.ratioToFloat32, 2), fixed(r.plan.size.bitsPerWeight, 3), metric.title,
                   p ? valueText(m, p->value) : "—", b ? valueText(m, b->value) : "—",
                   b && p ? changeText(m, p->value - b->value, metric.higherIsBetter) : QStringLiteral("—"),
-                  num(r.plan.evaluation.samples));
+                  r.languageModel ? QStringLiteral("%1 %2 (%3 tokens scored)")
+                                        .arg(num(r.plan.evaluation.samples), esc(r.sampleNoun()),
+                                             num(r.plan.evaluation.metrics.samples))
+                                  : num(r.plan.evaluation.samples) + " samples");
     if (r.plan.evaluation.metrics.find("flips_lost"))
         h += QStringLiteral(" (%1 samples lost, %2 gained against the uncompressed model)")
                  .arg(num(r.plan.evaluation.metrics.lost), num(r.plan.evaluation.metrics.gained));
@@ -261,20 +267,24 @@ QString ReportDocument::Private::modelAndData() const
     QList<QStringList> rows;
     rows << QStringList{"Model", esc(r.modelPath)};
     if (!r.producer.empty())
-        rows << QStringList{"Producer", esc(r.producer)};
+        rows << QStringList{r.languageModel ? "Language model" : "Producer", esc(r.producer)};
     rows << QStringList{"Model file", num(r.modelFileBytes) + " bytes"};
     rows << QStringList{"Parameters", QStringLiteral("%1, of which %2 in %3 compressible layers")
                                           .arg(num(r.parameters), num(r.layerParameters))
                                           .arg(r.layers.size())};
     rows << QStringList{"Evaluation data", (r.synthetic ? QStringLiteral("random inputs: ") : QString()) + esc(r.dataSource)};
-    rows << QStringList{"Samples", num(r.samples) + (r.labelled ? QStringLiteral(", labelled") : QStringLiteral(", no labels"))};
+    if (r.languageModel)
+        rows << QStringList{"Windows", QStringLiteral("%1 %2, %3 tokens scored")
+                                           .arg(num(r.samples), esc(r.sampleNoun()), num(r.scoredTokens))};
+    else
+        rows << QStringList{"Samples", num(r.samples) + (r.labelled ? QStringLiteral(", labelled") : QStringLiteral(", no labels"))};
     if (r.classes > 0) {
         QStringList names;
         for (const auto& n : r.classNames)
             names << esc(n);
         rows << QStringList{"Classes", QString::number(r.classes) + (names.isEmpty() ? QString() : ": " + names.join(", "))};
     }
-    rows << QStringList{"Preprocessing", esc(r.preprocessing)};
+    rows << QStringList{r.languageModel ? "Tokenization" : "Preprocessing", esc(r.preprocessing)};
     rows << QStringList{"Judged by", metric.title.toHtmlEscaped() + " <span class=\"dim\">(" + metric.definition.toHtmlEscaped() + ")</span>"};
     if (r.maxDrop)
         rows << QStringList{"Acceptable drop", QString::fromStdString(metricDropText(r.metric, *r.maxDrop))};
@@ -358,10 +368,18 @@ QString ReportDocument::Private::planTable(bool forPdf) const
                             std::isinf(sqnr) ? QStringLiteral("exact") : std::isnan(sqnr) ? "—" : fixed(sqnr, 1)};
     }
     return (forPdf ? "<h2 class=\"page\">The chosen plan</h2>" : "<h2>The chosen plan</h2>") +
-           table({"Layer", "Op", "Shape", "Parameters", "Setting", "Bytes", "Bits/weight", "Weight SQNR (dB)"}, rows,
+           table({r.languageModel ? "Layer|25%" : "Layer", "Op", "Shape", "Parameters", "Setting", "Bytes", "Bits/weight",
+                  "Weight SQNR (dB)"},
+                 rows,
                  {3, 5, 6, 7}) +
-           "<p class=\"caption\">Settings: format and bits, then scales (per channel unless <i>tensor</i> or "
-           "<i>gNN</i> groups), <i>asym</i> for zero points, sparsity. Bytes: the layer's record in the .leger file. "
+           (r.languageModel
+                ? QStringLiteral("<p class=\"caption\">Settings: the layer's GGUF type (float32, float16, bfloat16, or a "
+                                 "block format: q8_0 .. q4_0 in blocks of 32 weights, the K-quants q6_K .. q2_K in "
+                                 "blocks of 256, as llama.cpp quantizes them). Bytes: the layer's tensor in the GGUF "
+                                 "file, with its alignment padding. ")
+                : QStringLiteral("<p class=\"caption\">Settings: format and bits, then scales (per channel unless "
+                                 "<i>tensor</i> or <i>gNN</i> groups), <i>asym</i> for zero points, sparsity. Bytes: "
+                                 "the layer's record in the .leger file. ")) +
            "Weight SQNR: 10·log10(Σw² / Σ(w − ŵ)²) of the layer's weights. The plan as a recipe is in the "
            "appendix.</p>";
 }
@@ -380,27 +398,38 @@ QString ReportDocument::Private::sizeBreakdown() const
     auto row = [&](const QString& part, std::int64_t n) {
         return QStringList{part, num(n), s.total > 0 ? fixed(100.0 * static_cast<double>(n) / static_cast<double>(s.total), 1) + " %" : "—"};
     };
-    QList<QStringList> rows{row("Weight codes", codes),
-                            row("Sparsity metadata", sparsity),
-                            row("Scales", scales),
-                            row("Zero points", zeros),
-                            row("Layer record headers", headers),
-                            row("Other tensors (biases...) and their headers", s.untouchedTensors + s.tensorHeaders),
-                            row("Graph", s.graphBytes),
-                            row("Container header", s.containerHeader),
-                            QStringList{"<b>Total</b>", "<b>" + num(s.total) + "</b>", "100 %"}};
+    QList<QStringList> rows;
+    if (r.languageModel)
+        rows = {row("Layers' tensor data (quantized values with their block scales)", codes),
+                row("Layers' alignment padding", headers),
+                row("Norms, biases and position embeddings (float32), padded", s.untouchedTensors + s.tensorHeaders),
+                row("GGUF header, metadata, vocabulary and tensor table", s.containerHeader)};
+    else
+        rows = {row("Weight codes", codes),
+                row("Sparsity metadata", sparsity),
+                row("Scales", scales),
+                row("Zero points", zeros),
+                row("Layer record headers", headers),
+                row("Other tensors (biases...) and their headers", s.untouchedTensors + s.tensorHeaders),
+                row("Graph", s.graphBytes),
+                row("Container header", s.containerHeader)};
+    rows << QStringList{"<b>Total</b>", "<b>" + num(s.total) + "</b>", "100 %"};
     return "<h2>Size</h2>" + table({"Part", "Bytes", "Share"}, rows, {1, 2}) +
            QStringLiteral("<p>%1 bytes against %2 for float32 (<b>%3×</b> smaller) and %4 for the original file "
-                          "(%5×); %6 bits per weight over the compressible layers. Exact: the .leger export of this "
+                          "(%5×); %6 bits per weight over the compressible layers. Exact: the %7 export of this "
                           "plan has this size to the byte.</p>")
                .arg(num(s.total), num(s.float32Bytes), fixed(s.ratioToFloat32, 2), num(s.originalBytes),
-                    fixed(s.ratioToOriginal, 2), fixed(s.bitsPerWeight, 3));
+                    fixed(s.ratioToOriginal, 2), fixed(s.bitsPerWeight, 3), esc(r.exportFormat));
 }
 
 QString ReportDocument::Private::sensitivity() const
 {
     if (!r.sensitivity || r.sensitivity->drop.empty())
-        return "<h2>Sensitivity per layer</h2><p class=\"dim\">No sensitivity scan was run for this report.</p>";
+        return "<h2>Sensitivity per layer</h2><p class=\"dim\">No sensitivity scan was run for this report" +
+               QString(r.languageModel ? " (run Search → Sensitivity Scan in the workbench, or leger-cli report "
+                                         "without --quick, to include one)."
+                                       : ".") +
+               "</p>";
     const SensitivityTable& t = *r.sensitivity;
     const MetricInfo tm = MetricInfo::of(QString::fromStdString(t.metric));
     double worst = 0;
@@ -413,7 +442,7 @@ QString ReportDocument::Private::sensitivity() const
         header << settingName(s);
     QString h = QStringLiteral("<h2>Sensitivity per layer</h2><p>The drop of %1 with one layer alone compressed "
                                "(every other layer uncompressed), in %2; darker is more sensitive.</p>")
-                    .arg(tm.title, tm.unit == "%" ? QStringLiteral("points") : tm.unit);
+                    .arg(tm.title, tm.unit == "%" ? QStringLiteral("points") : tm.unit.isEmpty() ? tm.title.toLower() : tm.unit);
     h += "<table class=\"grid\" border=\"1\" cellspacing=\"0\" cellpadding=\"3\" width=\"100%\"><tr>";
     for (const QString& c : header)
         h += "<th>" + c.toHtmlEscaped() + "</th>";
@@ -423,7 +452,8 @@ QString ReportDocument::Private::sensitivity() const
         for (double d : t.drop[i]) {
             const QString colour = heat(worst > 0 && std::isfinite(d) ? d / worst : 0);
             h += QStringLiteral("<td align=\"right\" bgcolor=\"%1\" style=\"background-color:%1\">%2</td>")
-                     .arg(colour, std::isfinite(d) ? fixed(d * tm.scale, 2) : QStringLiteral("—"));
+                     .arg(colour, std::isfinite(d) ? fixed(std::abs(d * tm.scale) < 0.005 ? 0.0 : d * tm.scale, 2)
+                                                   : QStringLiteral("—"));
         }
         h += "</tr>";
     }

@@ -723,10 +723,22 @@ std::vector<LayerSetting> Workbench::settingsFromPlanJson(const QString& json, c
 ReportRequest Workbench::reportRequest() const
 {
     ReportRequest rq;
-    rq.model = model_;
-    rq.data = data_;
-    rq.pre = pre_;
-    rq.synthetic = dataPath_.startsWith(kSynthetic);
+    if (llm_) {
+        // The report opens the model again: the engine's worker swaps this instance's weights.
+        rq.languageModelPath = llm_->path();
+        rq.tokens = tokens_;
+        rq.textPath = dataPath_.toStdString();
+        rq.windows.limit = dataLimit_;
+        // A scan of a language model is a long job (layers x settings evaluations of the whole
+        // text): the report shows the workbench's own scan and frontier when they were run (Search
+        // menu, watched live), and does not start them behind a progress dialog.
+        rq.runSensitivity = rq.runFrontier = false;
+    } else {
+        rq.model = model_;
+        rq.data = data_;
+        rq.pre = pre_;
+        rq.synthetic = dataPath_.startsWith(kSynthetic);
+    }
     rq.plan = settings_;
     rq.metric = metric_.toStdString();
     rq.maxDrop = maxDrop_;
