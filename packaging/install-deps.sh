@@ -12,6 +12,8 @@ packages=(
   libicu-dev
   # tests: ONNX's own operator conformance tests, real data, headless GUI and screenshots
   libonnx-testdata dataset-fashion-mnist fonts-dejavu-core xvfb xauth imagemagick
+  # llama.cpp's test vocabularies, read from node-llama-cpp's git bundle (tests/gguf)
+  git
   # packaging checks (ctest label packaging, packaging/test-deb.sh): desktop entry, AppStream
   # metadata and MIME type validators, the MIME database, man pages
   desktop-file-utils appstream libxml2-utils shared-mime-info man-db

@@ -879,14 +879,20 @@ Tokenizer Tokenizer::fromGguf(const GgufFile& file, const std::string& source)
     impl->source = source;
     if (model == "gpt2") {
         impl->kind = Kind::ByteLevelBpe;
-        if (const GgufValue* pre = file.find("tokenizer.ggml.pre")) {
-            const auto* s = std::get_if<std::string>(&pre->value);
-            // "gpt-2" is llama.cpp's name for GPT-2's pre-tokenizer (its convert script writes it).
-            if (!s || (*s != "default" && *s != "gpt-2" && *s != "gpt2"))
-                throw UnsupportedError(source + ": tokenizer.ggml.pre " + (s ? inQuotes(*s) : std::string("(not a string)")) +
-                                       " is not supported (GPT-2's pre-tokenizer only)");
-        }
+        // llama.cpp splits the text of a "gpt2" vocabulary by the regexes tokenizer.ggml.pre names
+        // (llama-vocab.cpp); Leger has GPT-2's regex only, which llama.cpp calls "gpt-2". A missing
+        // value or "default" is not GPT-2's: llama.cpp then also cuts runs of punctuation and of
+        // digits, the digits in threes ("333333" is two words), so the ids would differ.
+        const GgufValue* pre = file.find("tokenizer.ggml.pre");
+        const auto* name = pre ? std::get_if<std::string>(&pre->value) : nullptr;
+        if (!name || *name != "gpt-2")
+            throw UnsupportedError(source + ": tokenizer.ggml.pre" +
+                                   (!pre    ? std::string(": missing, i.e. llama.cpp's 'default' pre-tokenizer, which")
+                                    : name ? " " + inQuotes(*name)
+                                           : std::string(": not a string, which")) +
+                                   " is not supported (GPT-2's pre-tokenizer, 'gpt-2', only)");
     } else if (model == "llama") {
+        // llama.cpp ignores tokenizer.ggml.pre here: SentencePiece vocabularies have no pre-tokenizer.
         impl->kind = Kind::SentencePieceBpe;
         impl->mergeByScore = true;
         impl->byteFallback = true;

@@ -50,7 +50,9 @@ public:
     /// A Hugging Face tokenizer.json; throws Error "<path>: <what>".
     static Tokenizer fromHuggingFace(const std::string& path);
     static Tokenizer fromHuggingFaceJson(const std::string& json, const std::string& source);
-    /// From GGUF metadata: tokenizer.ggml.model "gpt2" or "llama", tokens, merges or scores, ids.
+    /// From GGUF metadata: tokenizer.ggml.model "gpt2" (with tokenizer.ggml.pre "gpt-2") or
+    /// "llama", tokens, merges or scores, ids. Other models and pre-tokenizers (Llama 3's, Qwen2's,
+    /// llama.cpp's "default", ...) throw UnsupportedError "<source>: <key> ... is not supported".
     static Tokenizer fromGguf(const GgufFile& file, const std::string& source);
 
     Tokenizer(Tokenizer&&) noexcept;

@@ -178,6 +178,17 @@ struct GgufBuilder {
     }
 };
 
+/// The tokens and merges of tinyGpt2() as GGUF metadata.
+void addGpt2Vocabulary(GgufBuilder& g)
+{
+    std::vector<std::string> tokens;
+    for (char32_t c : gpt2ByteToUnicode())
+        tokens.push_back(utf8(c));
+    tokens.insert(tokens.end(), kExtra.begin(), kExtra.end());
+    g.strings("tokenizer.ggml.tokens", tokens);
+    g.strings("tokenizer.ggml.merges", {"l l", "h e", "ll o", "he llo", "\xC4\xA0 w", "l o"});
+}
+
 QString errorOf(const std::function<void()>& f)
 {
     try {
@@ -206,6 +217,8 @@ private slots:
     void ggufLlamaMergesByScore_data();
     void ggufLlamaMergesByScore();
     void ggufGpt2UsesItsMerges();
+    void ggufGpt2RefusesOtherPreTokenizers_data();
+    void ggufGpt2RefusesOtherPreTokenizers();
     void refusesHostileFiles_data();
     void refusesHostileFiles();
     void refusesIdsOutOfRangeInDecode();
@@ -394,16 +407,48 @@ void TestTokenizer::ggufLlamaMergesByScore()
 
 void TestTokenizer::ggufGpt2UsesItsMerges()
 {
-    std::vector<std::string> tokens;
-    for (char32_t c : gpt2ByteToUnicode())
-        tokens.push_back(utf8(c));
-    tokens.insert(tokens.end(), kExtra.begin(), kExtra.end());
     GgufBuilder g;
     g.string("tokenizer.ggml.model", "gpt2");
-    g.strings("tokenizer.ggml.tokens", tokens);
-    g.strings("tokenizer.ggml.merges", {"l l", "h e", "ll o", "he llo", "\xC4\xA0 w", "l o"});
+    g.string("tokenizer.ggml.pre", "gpt-2");
+    addGpt2Vocabulary(g);
     const Tokenizer tok = Tokenizer::fromGguf(g.file("m.gguf"), "m.gguf");
     QCOMPARE(tok.encode("hello world lll"), (Ids{259, 260, 'o', 'r', 'l', 'd', ' ', 257, 'l'}));
+}
+
+void TestTokenizer::ggufGpt2RefusesOtherPreTokenizers_data()
+{
+    QTest::addColumn<QString>("pre"); // "(none)": the key is absent; "(u32)": not a string
+    QTest::addColumn<QString>("message");
+    const QString tail = " is not supported (GPT-2's pre-tokenizer, 'gpt-2', only)";
+    // llama.cpp reads both as its "default" pre-tokenizer, which splits "333333" into "333" "333"
+    // where GPT-2's regex keeps one word: Leger used to take them as GPT-2's.
+    QTest::newRow("absent") << "(none)" << "m.gguf: tokenizer.ggml.pre: missing, i.e. llama.cpp's 'default' pre-tokenizer, which" + tail;
+    QTest::newRow("default") << "default" << "m.gguf: tokenizer.ggml.pre 'default'" + tail;
+    // Not a name llama.cpp knows (it refuses the file).
+    QTest::newRow("gpt2") << "gpt2" << "m.gguf: tokenizer.ggml.pre 'gpt2'" + tail;
+    QTest::newRow("llama 3") << "llama-bpe" << "m.gguf: tokenizer.ggml.pre 'llama-bpe'" + tail;
+    QTest::newRow("qwen2") << "qwen2" << "m.gguf: tokenizer.ggml.pre 'qwen2'" + tail;
+    QTest::newRow("not a string") << "(u32)" << "m.gguf: tokenizer.ggml.pre: not a string, which" + tail;
+}
+
+void TestTokenizer::ggufGpt2RefusesOtherPreTokenizers()
+{
+    QFETCH(QString, pre);
+    QFETCH(QString, message);
+    GgufBuilder g;
+    g.string("tokenizer.ggml.model", "gpt2");
+    if (pre == "(u32)")
+        g.u32("tokenizer.ggml.pre", 2);
+    else if (pre != "(none)")
+        g.string("tokenizer.ggml.pre", pre.toStdString());
+    addGpt2Vocabulary(g);
+    const GgufFile file = g.file("m.gguf");
+    try {
+        Tokenizer::fromGguf(file, "m.gguf");
+        QFAIL("accepted");
+    } catch (const UnsupportedError& e) {
+        QCOMPARE(QString::fromStdString(e.what()), message);
+    }
 }
 
 void TestTokenizer::refusesHostileFiles_data()
