@@ -57,6 +57,10 @@ struct SensitivityView::Private {
     QCategoryAxis* axisX = nullptr;
     QVector<int> barRow; // per bar, bottom to top: the layer's row
     bool updateQueued = false;
+    // The bar count found for a size and a number of layers (see LayerBytesChart: the search lays
+    // the chart out several times; new values of the same layers do not change its answer).
+    QSize fittedSize;
+    int fittedLayers = -1, fittedShow = 0;
 
     QString dropTitle() const { return unit.isEmpty() ? QStringLiteral("Drop") : QString("Drop (%1)").arg(unit); }
     /// The `show` most sensitive layers of the bars' column.
@@ -66,7 +70,13 @@ struct SensitivityView::Private {
     {
         updateQueued = false;
         const int n = static_cast<int>(layers.size());
-        fitCategoryCount(chart, axisY, std::min(n, 3), std::min(n, kMaxBars), [this](int show) { fillBars(show); });
+        if (view->size() == fittedSize && n == fittedLayers) {
+            fillBars(fittedShow);
+            return;
+        }
+        fittedShow = fitCategoryCount(chart, axisY, std::min(n, 3), std::min(n, kMaxBars), [this](int show) { fillBars(show); });
+        fittedSize = view->size();
+        fittedLayers = n;
     }
     void applyPalette();
 };
