@@ -422,50 +422,70 @@ void Decoder::llamaBlock(const DecoderWeights::Block& b, std::int64_t T)
     const std::int64_t D = config_.hidden, H = config_.heads, KV = config_.kvHeads, hd = config_.headDim,
                        F = config_.intermediate;
     const double posScale = config_.ropeScaling ? config_.ropeScaling->factor : 1.0;
-    rmsNorm(x_.data(), T, D, b.attnNorm, config_.normEps, h_.data());
-    linear(h_.data(), T, D, b.q, b.qBias, q_.data());
-    linear(h_.data(), T, D, b.k, b.kBias, k_.data());
-    linear(h_.data(), T, D, b.v, b.vBias, v_.data());
+    rmsNorm(x_.data(), T, D, w(b.attnNorm), config_.normEps, h_.data());
+    linear(h_.data(), T, D, w(b.q), w(b.qBias), q_.data());
+    linear(h_.data(), T, D, w(b.k), w(b.kBias), k_.data());
+    linear(h_.data(), T, D, w(b.v), w(b.vBias), v_.data());
     rope(q_.data(), T, H, hd, invFreq_, posScale);
     rope(k_.data(), T, KV, hd, invFreq_, posScale);
     attention(T);
-    linear(att_.data(), T, H * hd, b.o, {}, h_.data());
+    linear(att_.data(), T, H * hd, w(b.o), {}, h_.data());
     addInPlace(x_, h_, static_cast<std::size_t>(T * D));
     // SwiGLU feed-forward.
-    rmsNorm(x_.data(), T, D, b.mlpNorm, config_.normEps, h_.data());
-    linear(h_.data(), T, D, b.gate, {}, gate_.data());
-    linear(h_.data(), T, D, b.up, {}, up_.data());
+    rmsNorm(x_.data(), T, D, w(b.mlpNorm), config_.normEps, h_.data());
+    linear(h_.data(), T, D, w(b.gate), {}, gate_.data());
+    linear(h_.data(), T, D, w(b.up), {}, up_.data());
     for (std::size_t i = 0; i < static_cast<std::size_t>(T * F); ++i) {
         const float g = gate_[i];
         gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
     }
-    linear(gate_.data(), T, F, b.down, {}, h_.data());
+    linear(gate_.data(), T, F, w(b.down), {}, h_.data());
     addInPlace(x_, h_, static_cast<std::size_t>(T * D));
 }
 
 void Decoder::gpt2Block(const DecoderWeights::Block& b, std::int64_t T)
 {
     const std::int64_t D = config_.hidden, F = config_.intermediate;
-    layerNorm(x_.data(), T, D, b.attnNorm, b.attnNormBias, config_.normEps, h_.data());
+    layerNorm(x_.data(), T, D, w(b.attnNorm), w(b.attnNormBias), config_.normEps, h_.data());
     // q, k and v: the three row blocks of c_attn, each one product straight into its buffer.
-    const float* w = b.qkv.data<float>();
-    const float* bias = b.qkvBias.data<float>();
+    const float* qkv = w(b.qkv).data<float>();
+    const float* bias = w(b.qkvBias).data<float>();
     float* outs[3] = {q_.data(), k_.data(), v_.data()};
     for (int part = 0; part < 3; ++part)
-        linearRows(h_.data(), T, D, w + part * D * D, D, bias + part * D, outs[part]);
+        linearRows(h_.data(), T, D, qkv + part * D * D, D, bias + part * D, outs[part]);
     attention(T);
-    linear(att_.data(), T, D, b.o, b.oBias, h_.data());
+    linear(att_.data(), T, D, w(b.o), w(b.oBias), h_.data());
     addInPlace(x_, h_, static_cast<std::size_t>(T * D));
-    layerNorm(x_.data(), T, D, b.mlpNorm, b.mlpNormBias, config_.normEps, h_.data());
-    linear(h_.data(), T, D, b.up, b.upBias, up_.data());
+    layerNorm(x_.data(), T, D, w(b.mlpNorm), w(b.mlpNormBias), config_.normEps, h_.data());
+    linear(h_.data(), T, D, w(b.up), w(b.upBias), up_.data());
     for (std::size_t i = 0; i < static_cast<std::size_t>(T * F); ++i)
         up_[i] = geluTanh(up_[i]);
-    linear(up_.data(), T, F, b.down, b.downBias, h_.data());
+    linear(up_.data(), T, F, w(b.down), w(b.downBias), h_.data());
     addInPlace(x_, h_, static_cast<std::size_t>(T * D));
 }
 
-void Decoder::forward(std::span<const std::int32_t> tokens, std::vector<float>& logits, const CancelToken* cancel)
+const Tensor& Decoder::w(const Tensor& t) const
 {
+    if (substitutes_)
+        for (const auto& [from, to] : *substitutes_)
+            if (from == &t)
+                return *to;
+    return t;
+}
+
+void Decoder::forward(std::span<const std::int32_t> tokens, std::vector<float>& logits, const CancelToken* cancel,
+                      const Substitutes* substitutes)
+{
+    // The substitutes for this pass only, also when it throws.
+    struct Scope {
+        const Substitutes*& slot;
+        ~Scope() { slot = nullptr; }
+    } scope{substitutes_};
+    if (substitutes)
+        for (const auto& [from, to] : *substitutes)
+            if (!from || !to || from->shape() != to->shape() || to->dtype() != DType::Float32)
+                throw Error("forward: a substitute weight does not have its weight's shape");
+    substitutes_ = substitutes;
     const std::int64_t T = static_cast<std::int64_t>(tokens.size());
     if (T == 0)
         throw Error("forward: an empty window");
@@ -476,7 +496,8 @@ void Decoder::forward(std::span<const std::int32_t> tokens, std::vector<float>& 
     const std::int64_t D = config_.hidden, V = config_.vocabSize;
     const bool gpt2 = config_.architecture == "gpt2";
     // Embedding (GPT-2: plus the position's).
-    const float* E = weights_.embed.data<float>();
+    const Tensor& embed = w(weights_.embed);
+    const float* E = embed.data<float>();
     for (std::int64_t t = 0; t < T; ++t) {
         const std::int32_t id = tokens[static_cast<std::size_t>(t)];
         if (id < 0 || id >= V)
@@ -498,11 +519,11 @@ void Decoder::forward(std::span<const std::int32_t> tokens, std::vector<float>& 
             llamaBlock(b, T);
     }
     if (gpt2)
-        layerNorm(x_.data(), T, D, weights_.finalNorm, weights_.finalNormBias, config_.normEps, h_.data());
+        layerNorm(x_.data(), T, D, w(weights_.finalNorm), w(weights_.finalNormBias), config_.normEps, h_.data());
     else
-        rmsNorm(x_.data(), T, D, weights_.finalNorm, config_.normEps, h_.data());
+        rmsNorm(x_.data(), T, D, w(weights_.finalNorm), config_.normEps, h_.data());
     logits.resize(static_cast<std::size_t>(T * V));
-    linear(h_.data(), T, D, weights_.output.empty() ? weights_.embed : weights_.output, {}, logits.data());
+    linear(h_.data(), T, D, weights_.output.empty() ? embed : w(weights_.output), {}, logits.data());
 }
 
 PerplexityResult perplexity(Decoder& model, std::span<const std::int32_t> tokens, std::int64_t nCtx,

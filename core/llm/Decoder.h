@@ -69,16 +69,24 @@ public:
     /// One weight by its Hugging Face name (e.g. model.layers.0.mlp.up_proj.weight), or null.
     Tensor* weight(const std::string& hfName);
 
+    /// Weights to run in place of the decoder's own, each {the decoder's tensor, its stand-in of
+    /// the same shape}: how compressed weights are evaluated without touching the originals (so
+    /// that other threads may read them meanwhile, and no copy of them is needed).
+    using Substitutes = std::vector<std::pair<const Tensor*, const Tensor*>>;
+
     /// The logits of every position of one window (positions 0..T-1, causal): [T, vocab] into
-    /// `logits`. T must be at most the configuration's context. Throws CancelledError between
-    /// layers when cancelled.
-    void forward(std::span<const std::int32_t> tokens, std::vector<float>& logits, const CancelToken* cancel = nullptr);
+    /// `logits`, with `substitutes` (if any) in place of their weights. T must be at most the
+    /// configuration's context. Throws CancelledError between layers when cancelled.
+    void forward(std::span<const std::int32_t> tokens, std::vector<float>& logits, const CancelToken* cancel = nullptr,
+                 const Substitutes* substitutes = nullptr);
 
 private:
     void ensureBuffers(std::int64_t T);
     void llamaBlock(const DecoderWeights::Block& b, std::int64_t T);
     void gpt2Block(const DecoderWeights::Block& b, std::int64_t T);
     void attention(std::int64_t T);
+    /// The weight a forward pass runs for t: its substitute, or t.
+    const Tensor& w(const Tensor& t) const;
 
     LlmConfig config_;
     DecoderWeights weights_;
@@ -87,6 +95,7 @@ private:
     // Work buffers, grown to the longest window seen.
     std::int64_t capacity_ = 0;
     std::vector<float> x_, h_, q_, k_, v_, att_, scores_, gate_, up_;
+    const Substitutes* substitutes_ = nullptr; // during forward()
 };
 
 /// Perplexity over a token stream the way llama.cpp's perplexity tool measures it: consecutive

@@ -37,8 +37,7 @@ struct LanguageModel::Impl {
     std::optional<std::int32_t> bos;
     std::vector<Layer> layers;
     std::vector<std::string> ggufNames;
-    std::vector<Tensor*> current;
-    std::vector<Tensor> originals;
+    std::vector<const Tensor*> originals; // the decoder's own, which evaluation never changes
     std::vector<ExportTensor> exportTensors;
     // The exported file's metadata, and its size without the layers' data.
     std::vector<std::pair<std::string, GgufValue>> metadata;
@@ -222,9 +221,6 @@ LanguageModel LanguageModel::open(const std::string& path)
     if (d->tokenizer->vocabSize() > d->decoder->config().vocabSize)
         throw Error(path + ": the vocabulary has " + std::to_string(d->tokenizer->vocabSize()) +
                     " tokens, the model's embedding " + std::to_string(d->decoder->config().vocabSize));
-    requireMemory(static_cast<std::uint64_t>(d->decoder->config().parameterCount()) * 4,
-                  path + ": a copy of the original weights (float32)");
-
     const bool llamaRows = d->decoder->config().architecture == "llama";
     for (const Decoder::NamedWeight& w : d->decoder->namedWeights()) {
         const int layerIndex = w.matrix ? static_cast<int>(d->layers.size()) : -1;
@@ -241,8 +237,7 @@ LanguageModel LanguageModel::open(const std::string& path)
         l.parameters = l.rows * l.cols;
         d->layers.push_back(std::move(l));
         d->ggufNames.push_back(w.gguf);
-        d->current.push_back(w.tensor);
-        d->originals.push_back(*w.tensor);
+        d->originals.push_back(w.tensor);
     }
     LanguageModel m(std::move(d));
     GgufWriter all = m.layout(std::vector<LayerSetting>(m.d_->layers.size()));
@@ -265,8 +260,7 @@ const Decoder& LanguageModel::decoder() const { return *d_->decoder; }
 const Tokenizer& LanguageModel::tokenizer() const { return *d_->tokenizer; }
 std::optional<std::int32_t> LanguageModel::windowBos() const { return d_->bos; }
 const std::vector<Layer>& LanguageModel::layers() const { return d_->layers; }
-const Tensor& LanguageModel::original(std::size_t layer) const { return d_->originals.at(layer); }
-Tensor& LanguageModel::current(std::size_t layer) { return *d_->current.at(layer); }
+const Tensor& LanguageModel::original(std::size_t layer) const { return *d_->originals.at(layer); }
 const std::string& LanguageModel::ggufName(std::size_t layer) const { return d_->ggufNames.at(layer); }
 
 std::string LanguageModel::whyNot(std::size_t layer, const LayerSetting& s) const
@@ -335,10 +329,7 @@ GgufWriter LanguageModel::layout(const std::vector<LayerSetting>& settings) cons
             type = static_cast<GgmlType>(ggmlTypeNumber(f));
             quantized = quantized || isBlockFormat(f);
         }
-        // A layer's shape from its original: the decoder's copy may be being swapped by an evaluator
-        // in another thread (the GUI's export runs beside the engine's worker).
-        const Tensor& shaped = t.layer >= 0 ? d_->originals[static_cast<std::size_t>(t.layer)] : *t.tensor;
-        w.addTensor(t.gguf, shaped.shape(), type);
+        w.addTensor(t.gguf, t.tensor->shape(), type);
     }
     if (quantized)
         w.set(kQuantizationVersion, ggufU32(2)); // ggml's GGML_QNT_VERSION
@@ -411,7 +402,7 @@ void LanguageModel::exportGguf(const std::vector<LayerSetting>& asked, const std
     std::vector<float> row;
     w.write(outPath, [&](std::size_t i, std::byte* out) {
         const ExportTensor& t = d_->exportTensors[i];
-        const Tensor& src = t.layer >= 0 ? d_->originals[static_cast<std::size_t>(t.layer)] : *t.tensor;
+        const Tensor& src = *t.tensor;
         if (t.layer < 0) {
             std::memcpy(out, src.raw(), src.byteSize());
             return;

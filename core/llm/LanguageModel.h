@@ -51,10 +51,10 @@ public:
     /// The compressible layers, named as the source file names them (op Embedding or Linear;
     /// rows = output features, cols = input features).
     const std::vector<Layer>& layers() const;
-    /// A layer's original weight (float32, [rows, cols]); the decoder's copy may hold a plan's.
+    /// A layer's original weight (float32, [rows, cols]): the decoder's own, never changed by an
+    /// evaluation (compressed weights run as Decoder::forward's substitutes), so it may be read
+    /// from any thread while one evaluates.
     const Tensor& original(std::size_t layer) const;
-    /// The decoder's weight of a layer: what evaluation runs.
-    Tensor& current(std::size_t layer);
     /// A layer's name in llama.cpp's GGUF naming.
     const std::string& ggufName(std::size_t layer) const;
 

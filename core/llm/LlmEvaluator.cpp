@@ -13,26 +13,6 @@ namespace leger {
 
 namespace {
 
-/// Puts the plan's weights into the decoder for one forward pass and takes them out again, also
-/// when the pass throws (a cancel).
-class SwapIn {
-public:
-    SwapIn(LanguageModel& m, const std::vector<Tensor*>& planned) : m_(m), planned_(planned) { swap(); }
-    ~SwapIn() { swap(); }
-    SwapIn(const SwapIn&) = delete;
-    SwapIn& operator=(const SwapIn&) = delete;
-
-private:
-    void swap()
-    {
-        for (std::size_t i = 0; i < planned_.size(); ++i)
-            if (planned_[i])
-                std::swap(m_.current(i), *planned_[i]);
-    }
-    LanguageModel& m_;
-    const std::vector<Tensor*>& planned_;
-};
-
 /// log-softmax of one row of logits into out; returns the index of the largest logit.
 std::int32_t logSoftmax(const float* row, std::int64_t V, float* out)
 {
@@ -154,6 +134,10 @@ void LlmEvaluator::applyPlan(const std::vector<LayerSetting>& asked, std::vector
         cacheBytes_ -= (*old)->weight.byteSize();
         cache_.erase(old);
     }
+    substitutes_.clear();
+    for (std::size_t i = 0; i < planned_.size(); ++i)
+        if (planned_[i])
+            substitutes_.emplace_back(&model_.original(i), planned_[i]);
     stats = stats_;
 }
 
@@ -223,8 +207,7 @@ Evaluation LlmEvaluator::run(const std::vector<LayerSetting>& plan, Decoder* oth
             other->forward(window_, logits_, cancel);
         } else if (!uncompressed) {
             windowTokens(w);
-            SwapIn swapped(model_, planned_);
-            model_.decoder().forward(window_, logits_, cancel);
+            model_.decoder().forward(window_, logits_, cancel, &substitutes_);
         }
         for (std::int64_t k = 0; k < S; ++k) {
             const std::size_t at = static_cast<std::size_t>(w * S + k);

@@ -39,8 +39,8 @@ public:
         std::size_t weightBudget = std::size_t{512} << 20; // bytes of dequantized weights kept for reuse
     };
 
-    /// model must outlive the evaluator; its decoder's weights are swapped during evaluate() and
-    /// put back before it returns. Throws Error when the text is shorter than one window or the
+    /// model must outlive the evaluator; a plan's weights run in place of the decoder's (which
+    /// stay as they are) as Decoder::forward's substitutes. Throws Error when the text is shorter than one window or the
     /// kept log-probabilities would exceed the budget (saying how many windows fit).
     LlmEvaluator(LanguageModel& model, std::vector<std::int32_t> tokens, Options options);
     LlmEvaluator(LanguageModel& model, std::vector<std::int32_t> tokens);
@@ -76,7 +76,7 @@ private:
     std::int64_t nCtx_ = 0, windows_ = 0, vocab_ = 0;
     // Dequantized weights by layer and setting, so that a slider moved back and forth does not
     // quantize again (the least recently used beyond weightBudget are dropped, never the current
-    // plan's). The current plan's are swapped into the decoder for each window's forward pass.
+    // plan's). The current plan's are the substitutes of each window's forward pass.
     struct CachedWeight {
         std::size_t layer;
         LayerSetting setting;
@@ -86,6 +86,7 @@ private:
     };
     std::vector<std::unique_ptr<CachedWeight>> cache_;
     std::vector<Tensor*> planned_; // into cache_; null where the layer is uncompressed
+    std::vector<std::pair<const Tensor*, const Tensor*>> substitutes_; // the planned weights for Decoder::forward
     std::vector<LayerStats> stats_;
     std::vector<std::int64_t> originalNonFinite_; // per layer
     std::size_t cacheBytes_ = 0, weightBudget_ = 0;

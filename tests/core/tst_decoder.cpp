@@ -322,6 +322,7 @@ private slots:
     void forwardMatchesTheFormulas();
     void gpt2MatchesTheFormulas();
     void windowsAreIndependentAndBuffersReused();
+    void substitutesRunInPlaceOfTheirWeights();
     void perplexityScoresTheSecondHalf();
     void badInputsAreErrors();
     void modelsLargerThanMemoryAreRefused();
@@ -418,6 +419,38 @@ void TestDecoder::windowsAreIndependentAndBuffersReused()
     // A longer window after a shorter one (buffers grown, then reused) gives the same as the first run.
     d.forward(tokens, again);
     QVERIFY(again == full);
+}
+
+void TestDecoder::substitutesRunInPlaceOfTheirWeights()
+{
+    // A decoder running substitutes gives what a decoder built with those weights gives, and its
+    // own weights stay as they were (other threads may read them meanwhile).
+    std::mt19937 rng(23);
+    for (const bool gpt2 : {false, true}) {
+        LlmConfig c = gpt2 ? gpt2Config() : tinyConfig(true);
+        c.tieEmbeddings = true; // the embedding's substitute is the output projection's too
+        const DecoderWeights w = gpt2 ? gpt2Weights(c, rng) : tinyWeights(c, true, true, rng);
+        Decoder d(c, w, "tiny");
+        DecoderWeights changed = w;
+        Tensor& up = changed.blocks[1].up;
+        Tensor embed = randomTensor(w.embed.shape(), rng, 0.5f), up2 = randomTensor(up.shape(), rng, 0.3f);
+        changed.embed = embed;
+        up = up2;
+        Decoder reference(c, changed, "tiny");
+        const auto tokens = randomTokens(12, c.vocabSize, rng);
+        std::vector<float> got, want, plain, before;
+        d.forward(tokens, before);
+        const Decoder::Substitutes subs = {{&d.weights().embed, &embed}, {&d.weights().blocks[1].up, &up2}};
+        d.forward(tokens, got, nullptr, &subs);
+        reference.forward(tokens, want);
+        QVERIFY(got == want);
+        d.forward(tokens, plain); // without them: the decoder's own weights again
+        QVERIFY(plain == before);
+        QVERIFY(!(got == before));
+        const Tensor wrong = randomTensor({3, 3}, rng, 1.0f);
+        const Decoder::Substitutes bad = {{&d.weights().embed, &wrong}};
+        QVERIFY_THROWS_EXCEPTION(Error, d.forward(tokens, got, nullptr, &bad));
+    }
 }
 
 void TestDecoder::perplexityScoresTheSecondHalf()

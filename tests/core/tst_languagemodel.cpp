@@ -310,14 +310,13 @@ void TestLanguageModel::klAndAgreementEqualDirectComputation()
     std::vector<Tensor> planned;
     for (std::size_t i = 0; i < plan.size(); ++i)
         planned.push_back(evaluatedWeight(model_->layers()[i], model_->original(i), plan[i]));
+    Decoder::Substitutes substitutes;
+    for (std::size_t i = 0; i < plan.size(); ++i)
+        substitutes.emplace_back(&model_->original(i), &planned[i]);
     for (std::int64_t w = 0; w < windows; ++w) {
         const std::span<const std::int32_t> win(tokens_.data() + w * n, static_cast<std::size_t>(n));
         d.forward(win, base);
-        for (std::size_t i = 0; i < plan.size(); ++i)
-            std::swap(model_->current(i), planned[i]);
-        d.forward(win, comp);
-        for (std::size_t i = 0; i < plan.size(); ++i)
-            std::swap(model_->current(i), planned[i]);
+        d.forward(win, comp, nullptr, &substitutes);
         for (std::int64_t j = n / 2; j + 1 < n; ++j) {
             const float* p = base.data() + j * V;
             const float* q = comp.data() + j * V;
