@@ -1,7 +1,8 @@
-// The language-model path on the trained test model (resources/llm, made by
-// train_tiny_llama.py with PyTorch): the tokenizer gives the training script's ids, and Leger's
-// decoder, from the safetensors + config.json and from the GGUF (llama.cpp's permuted q/k), gives
-// PyTorch's logits and PyTorch's held-out perplexity computed the llama.cpp way (reference.json).
+// The language-model path on the trained test models (resources/llm, made by train_tiny_llama.py,
+// and resources/llm/gpt2, by train_tiny_gpt2.py, with PyTorch): the tokenizer gives the training
+// script's ids, and Leger's decoder, from the safetensors + config.json and from GGUF (the Llama's
+// own file with llama.cpp's permuted q/k; GPT-2's as Leger exports it), gives PyTorch's logits and
+// PyTorch's held-out perplexity computed the llama.cpp way (reference.json).
 #include <QtTest>
 
 #include <QFile>
@@ -12,6 +13,7 @@
 
 #include "io/GgufFile.h"
 #include "llm/Decoder.h"
+#include "llm/LanguageModel.h"
 #include "llm/Tokenizer.h"
 #include "util/AtomicFile.h"
 
@@ -19,13 +21,38 @@ using namespace leger;
 
 namespace {
 const std::string kDir = LEGER_SOURCE_DIR "/resources/llm/";
+const std::string kGpt2 = kDir + "gpt2/";
 
-QJsonObject reference()
+QJsonObject reference(const std::string& dir)
 {
-    QFile f(QString::fromStdString(kDir + "reference.json"));
+    QFile f(QString::fromStdString(dir + "reference.json"));
     if (!f.open(QIODevice::ReadOnly))
         return {};
     return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+/// The models to check: a folder with its reference.json, read as Hugging Face or as GGUF.
+void addModels()
+{
+    QTest::addColumn<QString>("dir");
+    QTest::addColumn<bool>("gguf");
+    QTest::newRow("llama, safetensors + config.json") << QString::fromStdString(kDir) << false;
+    QTest::newRow("llama, GGUF") << QString::fromStdString(kDir) << true;
+    QTest::newRow("gpt2, safetensors (float16) + config.json") << QString::fromStdString(kGpt2) << false;
+    QTest::newRow("gpt2, GGUF exported by Leger") << QString::fromStdString(kGpt2) << true;
+}
+
+/// The model of a row: the folder's own GGUF, or for GPT-2 the GGUF Leger exports (float32).
+Decoder open(const std::string& dir, bool gguf, const QTemporaryDir& tmp)
+{
+    if (!gguf)
+        return Decoder::fromHuggingFace(dir);
+    if (dir == kDir)
+        return Decoder::fromGguf(kDir + "tiny-llama-f32.gguf");
+    const LanguageModel m = LanguageModel::open(dir);
+    const std::string path = tmp.filePath("gpt2.gguf").toStdString();
+    m.exportGguf(std::vector<LayerSetting>(m.layers().size()), path);
+    return Decoder::fromGguf(path);
 }
 } // namespace
 
@@ -34,51 +61,52 @@ class TestTinyLlama : public QObject {
 private slots:
     void initTestCase();
     void tokenizersGiveTheTrainingScriptsIds();
-    void logitsEqualPyTorchs_data();
+    void logitsEqualPyTorchs_data() { addModels(); }
     void logitsEqualPyTorchs();
+    void perplexityEqualsPyTorchs_data() { addModels(); }
     void perplexityEqualsPyTorchs();
 
 private:
-    QJsonObject ref_;
     std::vector<std::int32_t> heldout_;
+    QTemporaryDir tmp_;
 };
 
 void TestTinyLlama::initTestCase()
 {
-    ref_ = reference();
-    QVERIFY(!ref_.isEmpty());
+    QVERIFY(tmp_.isValid());
     heldout_ = Tokenizer::fromHuggingFace(kDir + "tokenizer.json").encode(readFile(kDir + "heldout.txt"));
 }
 
 void TestTinyLlama::tokenizersGiveTheTrainingScriptsIds()
 {
-    QCOMPARE(static_cast<qsizetype>(heldout_.size()), ref_["heldout_tokens"].toInteger());
-    const QJsonArray first = ref_["first_64_token_ids"].toArray();
+    const QJsonObject ref = reference(kDir);
+    QCOMPARE(static_cast<qsizetype>(heldout_.size()), ref["heldout_tokens"].toInteger());
+    const QJsonArray first = ref["first_64_token_ids"].toArray();
     for (qsizetype i = 0; i < first.size(); ++i)
         QCOMPARE(heldout_[static_cast<std::size_t>(i)], first[i].toInt());
-    // The same vocabulary as GPT-2 files and as GGUF metadata.
+    // The same vocabulary as GPT-2 files and as GGUF metadata; the GPT-2 model has it too.
     const std::string text = readFile(kDir + "heldout.txt");
     QVERIFY(Tokenizer::fromGpt2Files(kDir + "vocab.json", kDir + "merges.txt").encode(text) == heldout_);
     const GgufFile g = GgufFile::open(kDir + "tiny-llama-f32.gguf");
     QVERIFY(Tokenizer::fromGguf(g, kDir + "tiny-llama-f32.gguf").encode(text) == heldout_);
-}
-
-void TestTinyLlama::logitsEqualPyTorchs_data()
-{
-    QTest::addColumn<bool>("gguf");
-    QTest::newRow("safetensors + config.json") << false;
-    QTest::newRow("GGUF") << true;
+    QVERIFY(Tokenizer::fromHuggingFace(kGpt2 + "tokenizer.json").encode(text) == heldout_);
+    const QJsonArray gpt2First = reference(kGpt2)["first_64_token_ids"].toArray();
+    for (qsizetype i = 0; i < gpt2First.size(); ++i)
+        QCOMPARE(heldout_[static_cast<std::size_t>(i)], gpt2First[i].toInt());
 }
 
 void TestTinyLlama::logitsEqualPyTorchs()
 {
+    QFETCH(QString, dir);
     QFETCH(bool, gguf);
-    Decoder d = gguf ? Decoder::fromGguf(kDir + "tiny-llama-f32.gguf") : Decoder::fromHuggingFace(kDir);
-    const std::int64_t nCtx = ref_["perplexity"].toObject()["n_ctx"].toInteger();
+    const QJsonObject ref = reference(dir.toStdString());
+    QVERIFY(!ref.isEmpty());
+    Decoder d = open(dir.toStdString(), gguf, tmp_);
+    const std::int64_t nCtx = ref["perplexity"].toObject()["n_ctx"].toInteger();
     const std::int64_t V = d.config().vocabSize;
     std::vector<float> logits;
     d.forward(std::span(heldout_).first(static_cast<std::size_t>(nCtx)), logits);
-    for (const QJsonValue& p : ref_["first_window_logits"].toArray()) {
+    for (const QJsonValue& p : ref["first_window_logits"].toArray()) {
         const QJsonObject o = p.toObject();
         const std::int64_t pos = o["position"].toInteger();
         const QJsonArray ids = o["top5_ids"].toArray(), values = o["top5_logits"].toArray();
@@ -88,7 +116,7 @@ void TestTinyLlama::logitsEqualPyTorchs()
                      qPrintable(QString("position %1, id %2: %3 vs %4").arg(pos).arg(ids[k].toInt()).arg(got).arg(values[k].toDouble())));
         }
     }
-    const QJsonObject row = ref_["logits_row"].toObject();
+    const QJsonObject row = ref["logits_row"].toObject();
     const std::int64_t pos = row["position"].toInteger();
     const QJsonArray values = row["values"].toArray();
     QCOMPARE(values.size(), static_cast<qsizetype>(V));
@@ -100,8 +128,10 @@ void TestTinyLlama::logitsEqualPyTorchs()
 
 void TestTinyLlama::perplexityEqualsPyTorchs()
 {
-    const QJsonObject want = ref_["perplexity"].toObject();
-    Decoder d = Decoder::fromHuggingFace(kDir);
+    QFETCH(QString, dir);
+    QFETCH(bool, gguf);
+    const QJsonObject want = reference(dir.toStdString())["perplexity"].toObject();
+    Decoder d = open(dir.toStdString(), gguf, tmp_);
     const PerplexityResult r = perplexity(d, heldout_, want["n_ctx"].toInteger());
     QCOMPARE(r.windows, want["windows"].toInteger());
     QCOMPARE(r.scored, want["tokens_scored"].toInteger());

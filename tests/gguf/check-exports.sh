@@ -4,7 +4,9 @@
 # several plans (every layer at one GGUF type, and a mix of all of them per layer), leger-cli
 # exports the GGUF (its size must be the size computed), measures the plan's perplexity itself, and
 # llama.cpp loads the file and measures it on the same text with the same windows
-# (llama_perplexity.mjs). The two perplexities must agree to 0.05 % (llama.cpp rounds activations
+# (llama_perplexity.mjs). Then the same for the small GPT-2 (its Hugging Face folder, float16
+# weights: the exports carry its fused q/k/v, biases and position embeddings, and a vocabulary built
+# from tokenizer.json). The two perplexities must agree to 0.05 % (llama.cpp rounds activations
 # to 8 bits in its quantized dot products; Leger multiplies the dequantized weights in float32;
 # measured here: at most 0.03 %, q6_K), and to 0.001 % for float32 and float16 — which also
 # says that llama.cpp's tokenizer, reading the exported vocabulary, cut the text into Leger's tokens
@@ -20,14 +22,16 @@ trap 'rm -rf "$tmp"' EXIT
 # About 44 windows of 256 tokens of the held-out text: enough to tell the types apart, quick.
 head -c 40000 "$llm/heldout.txt" > "$tmp/text.txt"
 
+# The model and window length the checks below run on.
+model=$llm/tiny-llama-f32.gguf ctx=256
 check() { # name plan-json tolerance
   local name=$1 tol=$3
   printf '%s\n' "$2" > "$tmp/$name.json"
-  "$cli" export "$llm/tiny-llama-f32.gguf" --plan "$tmp/$name.json" --format gguf -o "$tmp/$name.gguf" >/dev/null
+  "$cli" export "$model" --plan "$tmp/$name.json" --format gguf -o "$tmp/$name.gguf" >/dev/null
   local leger llama
-  leger=$("$cli" eval "$llm/tiny-llama-f32.gguf" --data "$tmp/text.txt" --ctx 256 --plan "$tmp/$name.json" --json 2>/dev/null |
+  leger=$("$cli" eval "$model" --data "$tmp/text.txt" --ctx $ctx --plan "$tmp/$name.json" --json 2>/dev/null |
           node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).metrics.perplexity.value))')
-  llama=$(cd "$here" && node llama_perplexity.mjs "$tmp/$name.gguf" "$tmp/text.txt" --ctx 256 --json |
+  llama=$(cd "$here" && node llama_perplexity.mjs "$tmp/$name.gguf" "$tmp/text.txt" --ctx $ctx --json |
           node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).perplexity))')
   node -e '
     const [name, a, b, tol] = process.argv.slice(1); const d = Math.abs(a / b - 1);
@@ -44,4 +48,14 @@ check mixed '{"default": {"format": "q4_K"}, "layers": {
   "token_embd.weight": {"format": "q6_K"}, "blk.0.*": {"format": "q8_0"}, "blk.1.attn_*": {"format": "q5_0"},
   "blk.1.ffn_*": {"format": "q3_K"}, "blk.2.attn_q.weight": {"format": "bfloat16"}, "blk.2.ffn_down.weight": {"format": "q2_K"},
   "blk.3.*": {"format": "q4_1"}, "blk.3.ffn_up.weight": {"format": "q5_1"}, "blk.3.attn_k.weight": {"format": "float16"}}}' 0.0005
+
+model=$llm/gpt2 ctx=128
+echo "GPT-2 (resources/llm/gpt2, windows of $ctx):"
+check gpt2-f32 '{"default": {"format": "float32"}}' 0.00001
+check gpt2-f16 '{"default": {"format": "float16"}}' 0.00001
+for f in q8_0 q4_K q2_K; do
+  check "gpt2-$f" "{\"default\": {\"format\": \"$f\"}}" 0.0005
+done
+check gpt2-mix '{"default": {"format": "q5_K"}, "layers": {"transformer.wte.weight": {"format": "q8_0"},
+  "transformer.h.0.attn.c_attn.weight": {"format": "q4_0"}, "transformer.h.1.mlp.*": {"format": "q3_K"}}}' 0.0005
 echo "every export loaded by llama.cpp measures as Leger measured the plan"
