@@ -124,8 +124,14 @@ void SummaryStrip::updateSize()
     const SizeReport& r = workbench_->sizeReport();
     const QLocale loc;
     size_->setText(loc.formattedDataSize(r.total, 2, QLocale::DataSizeSIFormat));
-    size_->setToolTip(tr("%1 bytes exactly, as a .leger file").arg(loc.toString(static_cast<qlonglong>(r.total))));
-    ratio_->setText(tr("%1× smaller · %2× vs float32").arg(r.ratioToOriginal, 0, 'f', 2).arg(r.ratioToFloat32, 0, 'f', 2));
+    size_->setToolTip(tr("%1 bytes exactly, as %2")
+                          .arg(loc.toString(static_cast<qlonglong>(r.total)),
+                               workbench_->isLanguageModel() ? tr("a GGUF file") : tr("a .leger file")));
+    // Against the original file: a float16 source is smaller than its float32 export.
+    const QString vsOriginal = r.ratioToOriginal >= 1.0 || r.ratioToOriginal <= 0.0
+                                   ? tr("%1× smaller").arg(r.ratioToOriginal, 0, 'f', 2)
+                                   : tr("%1× larger").arg(1.0 / r.ratioToOriginal, 0, 'f', 2);
+    ratio_->setText(tr("%1 · %2× vs float32").arg(vsOriginal).arg(r.ratioToFloat32, 0, 'f', 2));
     bits_->setText(tr("%1 bits/weight").arg(r.bitsPerWeight, 0, 'f', 2));
 }
 
