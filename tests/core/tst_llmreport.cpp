@@ -70,7 +70,7 @@ void TestLlmReport::initTestCase()
 {
     const LanguageModel m = LanguageModel::open(kDir + "model.safetensors");
     tokens_ = std::make_shared<const std::vector<std::int32_t>>(m.tokenizer().encode(readFile(kText)));
-    windows_.nCtx = 32; // short, few windows: the scan runs 29 x 6 evaluations (also under the sanitizers)
+    windows_.nCtx = 16; // short, few windows: the scan runs 29 x 6 evaluations (also under the sanitizers)
     windows_.limit = 2;
     // q4_K everywhere, the embedding at q8_0: a mixed plan.
     plan_.assign(m.layers().size(), parseSettingSpec("q4_K"));
@@ -101,8 +101,8 @@ void TestLlmReport::reportMatchesDirectEvaluations()
     QCOMPARE(r.modelName, std::string("llm"));
     QCOMPARE(r.layers.size(), std::size_t(29));
     QCOMPARE(r.samples, std::int64_t(2));
-    QCOMPARE(r.windowTokens, std::int64_t(32));
-    QCOMPARE(r.scoredTokens, std::int64_t(2 * 15));
+    QCOMPARE(r.windowTokens, std::int64_t(16));
+    QCOMPARE(r.scoredTokens, std::int64_t(2 * 7));
     QCOMPARE(r.metric, std::string("perplexity"));
 
     // The same figures as a direct evaluation and the model's own sizes.
@@ -136,14 +136,14 @@ void TestLlmReport::reportMatchesDirectEvaluations()
     QVERIFY(item(r, "No NaN or Inf").status == CheckItem::Status::Passed);
     const CheckItem& data = item(r, "Evaluation data named");
     QVERIFY2(data.status == CheckItem::Status::Passed, data.evidence.c_str());
-    QVERIFY2(data.evidence.find("2 of 2 windows of 32 tokens (30 tokens scored)") != std::string::npos, data.evidence.c_str());
+    QVERIFY2(data.evidence.find("2 of 2 windows of 16 tokens (14 tokens scored)") != std::string::npos, data.evidence.c_str());
     QVERIFY2(r.preprocessing.find("the first 2 of ") != std::string::npos, r.preprocessing.c_str());
     QCOMPARE(leftovers(), before);
 
     // The figures for tools.
     const QJsonObject j = QJsonDocument::fromJson(QByteArray::fromStdString(reportJson(r))).object();
     QCOMPARE(j["export_check"].toObject()["format"].toString(), QString("GGUF"));
-    QCOMPARE(j["data"].toObject()["window_tokens"].toInt(), 32);
+    QCOMPARE(j["data"].toObject()["window_tokens"].toInt(), 16);
     QCOMPARE(j["plan"].toObject()["size_bytes"].toInteger(), r.plan.size.total);
     QCOMPARE(j["checklist"].toArray().size(), 5);
 }
@@ -154,7 +154,7 @@ void TestLlmReport::statedLimitsDecideTheirItems()
     ReportRequest rq = request(kDir + "tiny-llama-f32.gguf");
     rq.plan.assign(plan_.size(), parseSettingSpec("q2_K"));
     rq.runPresets = false;
-    rq.windows = {.nCtx = 128, .limit = 8}; // enough text for q2_K's loss to show above the noise
+    rq.windows = {.nCtx = 128, .limit = 4}; // enough text for q2_K's loss to show above the noise
     const ReportData first = buildReport(rq);
     const double drop = first.plan.evaluation.metrics.find("perplexity")->value -
                         first.baseline.evaluation.metrics.find("perplexity")->value;

@@ -63,7 +63,7 @@ private slots:
     void tokenizersGiveTheTrainingScriptsIds();
     void logitsEqualPyTorchs_data() { addModels(); }
     void logitsEqualPyTorchs();
-    void perplexityEqualsPyTorchs_data() { addModels(); }
+    void perplexityEqualsPyTorchs_data();
     void perplexityEqualsPyTorchs();
 
 private:
@@ -124,6 +124,15 @@ void TestTinyLlama::logitsEqualPyTorchs()
     for (qsizetype v = 0; v < values.size(); ++v)
         worst = std::max(worst, std::abs(logits[static_cast<std::size_t>(pos * V + v)] - values[v].toDouble()));
     QVERIFY2(worst < 1e-4, qPrintable(QString("largest difference in the logits row: %1").arg(worst)));
+}
+
+void TestTinyLlama::perplexityEqualsPyTorchs_data()
+{
+    // The whole text through each model once (the GGUF files' weights are checked by the logits).
+    QTest::addColumn<QString>("dir");
+    QTest::addColumn<bool>("gguf");
+    QTest::newRow("llama, safetensors + config.json") << QString::fromStdString(kDir) << false;
+    QTest::newRow("gpt2, GGUF exported by Leger") << QString::fromStdString(kGpt2) << true;
 }
 
 void TestTinyLlama::perplexityEqualsPyTorchs()

@@ -359,7 +359,7 @@ QString ReportDocument::Private::planTable(bool forPdf) const
         const LayerBytes& b = r.plan.size.layers[i];
         QString shape;
         for (std::int64_t d : l.shape)
-            shape += (shape.isEmpty() ? "" : "×") + QString::number(d);
+            shape += (shape.isEmpty() ? "" : r.languageModel ? " × " : "×") + QString::number(d); // (2-D: room to wrap)
         const double sqnr = i < r.plan.evaluation.layers.size() ? r.plan.evaluation.layers[i].weightSqnrDb : NAN;
         rows << QStringList{esc(l.name), esc(l.opType), shape, num(l.parameters), settingName(r.plan.settings[i]),
                             num(b.total()),
@@ -368,7 +368,7 @@ QString ReportDocument::Private::planTable(bool forPdf) const
                             std::isinf(sqnr) ? QStringLiteral("exact") : std::isnan(sqnr) ? "—" : fixed(sqnr, 1)};
     }
     return (forPdf ? "<h2 class=\"page\">The chosen plan</h2>" : "<h2>The chosen plan</h2>") +
-           table({r.languageModel ? "Layer|25%" : "Layer", "Op", "Shape", "Parameters", "Setting", "Bytes", "Bits/weight",
+           table({r.languageModel ? "Layer|24%" : "Layer", "Op", "Shape", "Parameters", "Setting", "Bytes", "Bits/weight",
                   "Weight SQNR (dB)"},
                  rows,
                  {3, 5, 6, 7}) +
