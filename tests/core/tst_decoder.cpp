@@ -121,6 +121,38 @@ void ropeRef(Mat& x, std::int64_t heads, std::int64_t d, double theta)
         }
 }
 
+/// Causal softmax attention in double: head h reads q at qOff + h*hd and its key/value head's k and
+/// v at kOff/vOff + kv*hd (repeat_kv: kv = h / (heads / kvHeads)); out [T][heads*hd].
+Mat attentionRef(const Mat& q, const Mat& k, const Mat& v, std::size_t T, std::int64_t heads, std::int64_t kvHeads,
+                 std::int64_t hd, std::size_t qOff = 0, std::size_t kOff = 0, std::size_t vOff = 0)
+{
+    Mat att(T, std::vector<double>(static_cast<std::size_t>(heads * hd)));
+    for (std::int64_t head = 0; head < heads; ++head) {
+        const auto qh = qOff + static_cast<std::size_t>(head * hd);
+        const auto kvh = static_cast<std::size_t>(head / (heads / kvHeads) * hd);
+        for (std::size_t i = 0; i < T; ++i) {
+            std::vector<double> p(i + 1);
+            double mx = -1e300, z = 0;
+            for (std::size_t j = 0; j <= i; ++j) {
+                double s = 0;
+                for (std::size_t e = 0; e < static_cast<std::size_t>(hd); ++e)
+                    s += q[i][qh + e] * k[j][kOff + kvh + e];
+                p[j] = s / std::sqrt(static_cast<double>(hd));
+                mx = std::max(mx, p[j]);
+            }
+            for (double& s : p)
+                z += (s = std::exp(s - mx));
+            for (std::size_t e = 0; e < static_cast<std::size_t>(hd); ++e) {
+                double o = 0;
+                for (std::size_t j = 0; j <= i; ++j)
+                    o += p[j] / z * v[j][vOff + kvh + e];
+                att[i][static_cast<std::size_t>(head * hd) + e] = o;
+            }
+        }
+    }
+    return att;
+}
+
 Mat referenceLogits(const LlmConfig& c, const DecoderWeights& w, const std::vector<std::int32_t>& tokens)
 {
     const std::int64_t D = c.hidden, hd = c.headDim;
@@ -137,29 +169,7 @@ Mat referenceLogits(const LlmConfig& c, const DecoderWeights& w, const std::vect
         Mat q = linearRef(h, b.q, b.qBias), k = linearRef(h, b.k, b.kBias), v = linearRef(h, b.v, b.vBias);
         ropeRef(q, c.heads, hd, c.ropeTheta);
         ropeRef(k, c.kvHeads, hd, c.ropeTheta);
-        Mat att(T, std::vector<double>(static_cast<std::size_t>(c.heads * hd)));
-        for (std::int64_t head = 0; head < c.heads; ++head) {
-            const std::int64_t kv = head / (c.heads / c.kvHeads); // repeat_kv
-            for (std::size_t i = 0; i < T; ++i) {
-                std::vector<double> p(i + 1);
-                double mx = -1e300, z = 0;
-                for (std::size_t j = 0; j <= i; ++j) {
-                    double s = 0;
-                    for (std::int64_t e = 0; e < hd; ++e)
-                        s += q[i][static_cast<std::size_t>(head * hd + e)] * k[j][static_cast<std::size_t>(kv * hd + e)];
-                    p[j] = s / std::sqrt(static_cast<double>(hd));
-                    mx = std::max(mx, p[j]);
-                }
-                for (double& s : p)
-                    z += (s = std::exp(s - mx));
-                for (std::int64_t e = 0; e < hd; ++e) {
-                    double o = 0;
-                    for (std::size_t j = 0; j <= i; ++j)
-                        o += p[j] / z * v[j][static_cast<std::size_t>(kv * hd + e)];
-                    att[i][static_cast<std::size_t>(head * hd + e)] = o;
-                }
-            }
-        }
+        const Mat att = attentionRef(q, k, v, T, c.heads, c.kvHeads, hd);
         const Mat o = linearRef(att, b.o, {});
         for (std::size_t t = 0; t < T; ++t)
             for (std::int64_t i = 0; i < D; ++i)
@@ -254,27 +264,8 @@ Mat gpt2ReferenceLogits(const LlmConfig& c, const DecoderWeights& w, const std::
     }
     for (const auto& b : w.blocks) {
         const Mat qkv = linearRef(layerNormRef(x, b.attnNorm, b.attnNormBias, c.normEps), b.qkv, b.qkvBias);
-        Mat att(T, std::vector<double>(static_cast<std::size_t>(D)));
-        for (std::int64_t head = 0; head < c.heads; ++head)
-            for (std::size_t i = 0; i < T; ++i) {
-                std::vector<double> p(i + 1);
-                double mx = -1e300, z = 0;
-                for (std::size_t j = 0; j <= i; ++j) {
-                    double s = 0;
-                    for (std::int64_t e = 0; e < hd; ++e)
-                        s += qkv[i][static_cast<std::size_t>(head * hd + e)] * qkv[j][static_cast<std::size_t>(D + head * hd + e)];
-                    p[j] = s / std::sqrt(static_cast<double>(hd));
-                    mx = std::max(mx, p[j]);
-                }
-                for (double& s : p)
-                    z += (s = std::exp(s - mx));
-                for (std::int64_t e = 0; e < hd; ++e) {
-                    double o = 0;
-                    for (std::size_t j = 0; j <= i; ++j)
-                        o += p[j] / z * qkv[j][static_cast<std::size_t>(2 * D + head * hd + e)];
-                    att[i][static_cast<std::size_t>(head * hd + e)] = o;
-                }
-            }
+        // q, k and v: c_attn's three blocks of outputs.
+        const Mat att = attentionRef(qkv, qkv, qkv, T, c.heads, c.heads, hd, 0, static_cast<std::size_t>(D), 2 * static_cast<std::size_t>(D));
         const Mat o = linearRef(att, b.o, b.oBias);
         for (std::size_t t = 0; t < T; ++t)
             for (std::int64_t i = 0; i < D; ++i)

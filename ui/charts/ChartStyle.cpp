@@ -159,6 +159,17 @@ int fitCategoryCount(QChart* chart, QAbstractAxis* axis, int least, int most, co
     return ok;
 }
 
+void CategoryFit::apply(QChart* chart, QAbstractAxis* axis, QSize size, int n, int most, const std::function<void(int)>& fill)
+{
+    if (size == size_ && n == categories_) {
+        fill(count_);
+        return;
+    }
+    count_ = fitCategoryCount(chart, axis, std::min(n, 3), std::min(n, most), fill);
+    size_ = size;
+    categories_ = n;
+}
+
 QString elideLabel(const QString& name, const QAbstractAxis* axis, int width)
 {
     return QFontMetrics(axis->labelsFont()).elidedText(name, Qt::ElideMiddle, std::max(width, 40));

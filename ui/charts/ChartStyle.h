@@ -4,6 +4,7 @@
 
 #include <QColor>
 #include <QPalette>
+#include <QSize>
 #include <QString>
 #include <functional>
 
@@ -50,6 +51,19 @@ QChartView* makeChartView(QChart* chart);
 /// taller than its row, so a bar chart shows only as many bars as it can label). The chart is
 /// left filled with that count.
 int fitCategoryCount(QChart* chart, QAbstractAxis* axis, int least, int most, const std::function<void(int)>& fill);
+/// fitCategoryCount remembered: the count found for a chart size and a number of categories is
+/// reused while both stay (a label is cut when it is taller than its row, which new values of the
+/// same categories do not change), so refilling at each step of a slider drag fills the chart once
+/// instead of laying it out for every step of the search.
+class CategoryFit {
+public:
+    /// Fills the chart (fill(count)) with as many of n categories as fit, at most `most`.
+    void apply(QChart* chart, QAbstractAxis* axis, QSize size, int n, int most, const std::function<void(int)>& fill);
+
+private:
+    QSize size_;
+    int categories_ = -1, count_ = 0;
+};
 /// name shortened in the middle to fit `width` pixels in the axis' label font.
 QString elideLabel(const QString& name, const QAbstractAxis* axis, int width);
 

@@ -83,12 +83,7 @@ struct LayerBytesChart::Private {
     int otherCount = 0;
     double otherBytes[4] = {};
     bool rebuildQueued = false;
-    // The bar count found for a size and a number of layers: a label is cut when it is taller
-    // than its row, which new sizes of the same layers do not change, so a slider drag fills the
-    // chart once instead of laying it out for each step of the search (tens of milliseconds on
-    // the GUI thread for a language model's 29 layers).
-    QSize fittedSize;
-    int fittedLayers = -1, fittedShow = 0;
+    CategoryFit fit;
 
     /// Fills the chart with the `show` largest layers (and the others in one bar).
     void fill(int show);
@@ -96,14 +91,7 @@ struct LayerBytesChart::Private {
     void rebuild()
     {
         rebuildQueued = false;
-        const int n = static_cast<int>(layers.size());
-        if (view->size() == fittedSize && n == fittedLayers) {
-            fill(fittedShow);
-            return;
-        }
-        fittedShow = fitCategoryCount(chart, axisY, std::min(n, 3), std::min(n, kMaxBars), [this](int show) { fill(show); });
-        fittedSize = view->size();
-        fittedLayers = n;
+        fit.apply(chart, axisY, view->size(), static_cast<int>(layers.size()), kMaxBars, [this](int show) { fill(show); });
     }
     void applyPalette();
     QString tooltip(int bar) const;

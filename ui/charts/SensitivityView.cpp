@@ -57,10 +57,7 @@ struct SensitivityView::Private {
     QCategoryAxis* axisX = nullptr;
     QVector<int> barRow; // per bar, bottom to top: the layer's row
     bool updateQueued = false;
-    // The bar count found for a size and a number of layers (see LayerBytesChart: the search lays
-    // the chart out several times; new values of the same layers do not change its answer).
-    QSize fittedSize;
-    int fittedLayers = -1, fittedShow = 0;
+    CategoryFit fit;
 
     QString dropTitle() const { return unit.isEmpty() ? QStringLiteral("Drop") : QString("Drop (%1)").arg(unit); }
     /// The `show` most sensitive layers of the bars' column.
@@ -69,14 +66,7 @@ struct SensitivityView::Private {
     void updateBars()
     {
         updateQueued = false;
-        const int n = static_cast<int>(layers.size());
-        if (view->size() == fittedSize && n == fittedLayers) {
-            fillBars(fittedShow);
-            return;
-        }
-        fittedShow = fitCategoryCount(chart, axisY, std::min(n, 3), std::min(n, kMaxBars), [this](int show) { fillBars(show); });
-        fittedSize = view->size();
-        fittedLayers = n;
+        fit.apply(chart, axisY, view->size(), static_cast<int>(layers.size()), kMaxBars, [this](int show) { fillBars(show); });
     }
     void applyPalette();
 };
