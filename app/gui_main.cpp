@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -15,18 +16,22 @@
 
 #include "MainWindow.h"
 #include "engine/EngineBridge.h"
+#include "workbench/Workbench.h"
 
 namespace {
 
-constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--session FILE] [--compare FILE]...
+constexpr const char* kHelp = R"(Usage: leger [MODEL] [--data DATA] [--limit N] [--session FILE] [--compare FILE]...
 
-Opens MODEL (an ONNX file) in the Leger workbench, with DATA (IDX images, .npz, .npy, or a folder
-of images per class) to measure it on; with no argument, opens the bundled Fashion-MNIST sample
-with its 2,000 test images. --session opens a saved session (.leger-session) instead, as does a
-MODEL path ending in .leger-session (what a double-clicked session file gives).
+Opens MODEL (an ONNX file, a .leger container, or a language model: a GGUF file or a Hugging Face
+model folder) in the Leger workbench, with DATA (IDX images, .npz, .npy, or a folder of images per
+class; a UTF-8 text for a language model) to measure it on; with no argument, opens the bundled
+Fashion-MNIST sample with its 2,000 test images. --session opens a saved session (.leger-session)
+instead, as does a MODEL path ending in .leger-session (what a double-clicked session file gives).
 
 Options:
   --data DATA      evaluation data for MODEL (or synthetic:N for N random inputs)
+  --limit N        measure on the first N samples of DATA only (a language model: the first N
+                   windows of the text), for a quicker live loop on large data or models
   --session FILE   a saved session
   --compare FILE   another model (ONNX or .leger) to measure on the same data and draw on the
                    trade-off chart beside this one's plans; may be given more than once
@@ -59,6 +64,7 @@ int main(int argc, char** argv)
     // Answer --help/--version and bad arguments before QApplication: it aborts without a display.
     std::string model, data, session;
     std::vector<std::string> compare;
+    long long limit = -1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "-h" || a == "--help") {
@@ -71,6 +77,13 @@ int main(int argc, char** argv)
         }
         if (a == "--compare" && i + 1 < argc) {
             compare.push_back(argv[++i]);
+        } else if (a == "--limit" && i + 1 < argc) {
+            char* end = nullptr;
+            limit = std::strtoll(argv[++i], &end, 10);
+            if (!end || *end != '\0' || limit < 1) {
+                std::fprintf(stderr, "leger: --limit %s: expected a positive whole number\n", argv[i]);
+                return 2;
+            }
         } else if ((a == "--data" || a == "--session") && i + 1 < argc) {
             (a == "--data" ? data : session) = argv[++i];
         } else if (!a.empty() && a[0] == '-') {
@@ -103,6 +116,8 @@ int main(int argc, char** argv)
     // The installed icon (share/icons/hicolor); nothing when running from the build tree.
     QApplication::setWindowIcon(QIcon::fromTheme("leger"));
     leger::ui::MainWindow window;
+    if (limit > 0)
+        window.workbench()->setDataLimit(limit);
     window.show();
     // Open after the window is up, so that it shows at once and errors have a parent.
     QTimer::singleShot(0, &window, [&] {
