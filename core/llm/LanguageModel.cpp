@@ -71,6 +71,22 @@ std::int64_t sourceRow(std::int64_t ggufRow, std::int64_t rows, std::int64_t hea
     return h * d + (w % 2) * (d / 2) + w / 2;
 }
 
+/// The tokenizer.ggml.pre that makes llama.cpp split and merge as `tok` does: it picks the regex
+/// and ignore_merges by this name (llama-vocab.cpp), as llama.cpp's converter names them.
+std::string ggufPreName(const Tokenizer& tok, const std::string& source)
+{
+    using Pre = Tokenizer::PreTokenizer;
+    if (tok.preTokenizer() == Pre::Gpt2 && !tok.ignoresMerges())
+        return "gpt-2";
+    if (tok.preTokenizer() == Pre::Llama3 && tok.ignoresMerges())
+        return "llama-bpe";
+    if (tok.preTokenizer() == Pre::Qwen2 && !tok.ignoresMerges())
+        return "qwen2";
+    const char* name = tok.preTokenizer() == Pre::Llama3 ? "Llama 3's" : tok.preTokenizer() == Pre::Qwen2 ? "Qwen2's" : "GPT-2's";
+    throw UnsupportedError(source + ": GGUF export of " + name + " pre-tokenizer " + (tok.ignoresMerges() ? "with" : "without") +
+                           " ignore_merges is not implemented (llama.cpp's names for a pre-tokenizer decide ignore_merges)");
+}
+
 /// The metadata llama.cpp's converter writes for a Hugging Face model: the architecture's keys and
 /// a byte-level BPE vocabulary.
 std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConfig& c, const Tokenizer& tok,
@@ -121,7 +137,7 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
     for (std::string& merge : tok.merges())
         merges.push_back(ggufString(std::move(merge)));
     m.emplace_back("tokenizer.ggml.model", ggufString("gpt2"));
-    m.emplace_back("tokenizer.ggml.pre", ggufString("gpt-2"));
+    m.emplace_back("tokenizer.ggml.pre", ggufString(ggufPreName(tok, source)));
     m.emplace_back("tokenizer.ggml.tokens", ggufArray(GgufValue::Type::String, std::move(tokens)));
     m.emplace_back("tokenizer.ggml.token_type", ggufArray(GgufValue::Type::I32, std::move(types)));
     m.emplace_back("tokenizer.ggml.merges", ggufArray(GgufValue::Type::String, std::move(merges)));
@@ -181,7 +197,9 @@ LanguageModel LanguageModel::open(const std::string& path)
         const GgufFile g = GgufFile::open(path);
         d->tokenizer = std::make_unique<Tokenizer>(Tokenizer::fromGguf(g, path));
         d->decoder = std::make_unique<Decoder>(Decoder::fromGguf(path));
-        bool addBos = d->tokenizer->kind() == Tokenizer::Kind::SentencePieceBpe; // llama.cpp's default
+        // llama.cpp's default: SentencePiece vocabularies and those of Llama 3's pre-tokenizer add one.
+        bool addBos = d->tokenizer->kind() == Tokenizer::Kind::SentencePieceBpe ||
+                      d->tokenizer->preTokenizer() == Tokenizer::PreTokenizer::Llama3;
         if (const GgufValue* v = g.find("tokenizer.ggml.add_bos_token")) {
             const auto* b = std::get_if<std::uint64_t>(&v->value);
             if (v->type != GgufValue::Type::Bool || !b)

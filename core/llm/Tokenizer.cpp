@@ -1,5 +1,7 @@
 #include "llm/Tokenizer.h"
 
+#include <unicode/bytestream.h>
+#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 
 #include <algorithm>
@@ -119,6 +121,17 @@ CharClass classOf(char32_t c)
     return isJsSpace(c) ? CharClass::Space : CharClass::Other;
 }
 
+/// The classes of Llama 3's and Qwen2's regexes as llama.cpp runs them (unicode.cpp): \s is
+/// Unicode's White_Space, as in Hugging Face's tokenizers (U+0085 is white space, U+FEFF is not:
+/// the other way round from JavaScript's \s that classOf follows for GPT-2).
+CharClass unicodeClassOf(char32_t c)
+{
+    const CharClass cls = classOf(c);
+    if (cls == CharClass::Letter || cls == CharClass::Number || c == kInvalid)
+        return cls;
+    return u_isUWhiteSpace(static_cast<UChar32>(c)) ? CharClass::Space : CharClass::Other;
+}
+
 /// "<0xAB>" -> 0xAB, else -1 (SentencePiece's byte tokens).
 int byteTokenValue(std::string_view t)
 {
@@ -218,6 +231,101 @@ std::vector<std::string_view> gpt2PreTokenize(std::string_view s)
     return out;
 }
 
+namespace {
+
+/// Llama 3's regex, or Qwen2's when `maxDigits` is 1 (they differ only in \p{N}{1,3} and \p{N}):
+///   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+///   \s*[\r\n]+|\s+(?!\S)|\s+
+/// by hand, as llama.cpp's unicode_regex_split_custom_llama3 and _qwen2 run it. The alternatives are
+/// tried in order at each position; each branch below says which one it is.
+std::vector<std::string_view> llamaStylePreTokenize(std::string_view s, int maxDigits)
+{
+    std::vector<std::string_view> out;
+    const std::size_t n = s.size();
+    const auto classAt = [&](std::size_t j) { return unicodeClassOf(decodeAt(s, j).c); }; // j < n
+    const auto isNewline = [&](std::size_t j) { return j < n && (s[j] == '\r' || s[j] == '\n'); };
+    // The end of the run of `cls` characters starting at j.
+    const auto runEnd = [&](std::size_t j, CharClass cls) {
+        while (j < n && classAt(j) == cls)
+            j += decodeAt(s, j).len;
+        return j;
+    };
+    // Only 'A'..'Z' have Unicode lower-case mappings among the letters of the contractions
+    // (llama.cpp lowers with unicode_tolower), so ASCII lowering is the (?i:) here.
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    std::size_t i = 0;
+    while (i < n) {
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d): "'S" and "'Ll" too, unlike GPT-2's.
+        if (s[i] == '\'' && i + 1 < n) {
+            const char a = lower(s[i + 1]);
+            const char b = i + 2 < n ? lower(s[i + 2]) : '\0';
+            std::size_t len = 0;
+            if (a == 's' || a == 't' || a == 'm' || a == 'd')
+                len = 2;
+            else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+                len = 3;
+            if (len) {
+                out.push_back(s.substr(i, len));
+                i += len;
+                continue;
+            }
+        }
+        const CodePoint first = decodeAt(s, i);
+        const CharClass cls = unicodeClassOf(first.c);
+        const std::size_t next = i + first.len;
+        // [^\r\n\p{L}\p{N}]?\p{L}+ : letters, and one character before them that is neither a
+        // newline nor a digit (" hello", "!hello", "\thello", "'x").
+        if (cls == CharClass::Letter ||
+            (cls != CharClass::Number && !isNewline(i) && next < n && classAt(next) == CharClass::Letter)) {
+            const std::size_t end = runEnd(next, CharClass::Letter);
+            out.push_back(s.substr(i, end - i));
+            i = end;
+            continue;
+        }
+        // \p{N}{1,3} or \p{N}: a run of digits is cut every maxDigits from its start.
+        if (cls == CharClass::Number) {
+            std::size_t end = i;
+            for (int k = 0; k < maxDigits && end < n && classAt(end) == CharClass::Number; ++k)
+                end += decodeAt(s, end).len;
+            out.push_back(s.substr(i, end - i));
+            i = end;
+            continue;
+        }
+        //  ?[^\s\p{L}\p{N}]+[\r\n]* : punctuation and symbols, a space before them, the newlines after.
+        const bool spaceThenOther = s[i] == ' ' && next < n && classAt(next) == CharClass::Other;
+        if (cls == CharClass::Other || spaceThenOther) {
+            std::size_t end = runEnd(spaceThenOther ? next : i, CharClass::Other);
+            while (isNewline(end))
+                ++end;
+            out.push_back(s.substr(i, end - i));
+            i = end;
+            continue;
+        }
+        // White space. \s*[\r\n]+ : a run holding newlines ends after its last newline (the
+        // spaces after it start the next word); \s+(?!\S) | \s+ : else it leaves its last
+        // character to the word after it, unless the text ends there.
+        std::size_t end = i, last = i, afterNewline = 0;
+        while (end < n && classAt(end) == CharClass::Space) {
+            last = end;
+            if (isNewline(end))
+                afterNewline = end + 1;
+            end += decodeAt(s, end).len;
+        }
+        if (afterNewline)
+            end = afterNewline;
+        else if (end < n && last > i)
+            end = last;
+        out.push_back(s.substr(i, end - i));
+        i = end;
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string_view> llama3PreTokenize(std::string_view utf8) { return llamaStylePreTokenize(utf8, 3); }
+std::vector<std::string_view> qwen2PreTokenize(std::string_view utf8) { return llamaStylePreTokenize(utf8, 1); }
+
 struct Tokenizer::Impl {
     Kind kind = Kind::ByteLevelBpe;
     std::string source;
@@ -236,6 +344,9 @@ struct Tokenizer::Impl {
     bool byteFallback = false;
     bool fuseUnk = false;
     bool prefixSpace = false; // byte-level: add_prefix_space; SentencePiece: prepend "▁"
+    PreTokenizer pre = PreTokenizer::Gpt2;
+    bool ignoreMerges = false; // byte-level: a word that is a token is not merged
+    bool nfc = false;          // byte-level: tokenizer.json's NFC normalizer (Qwen2's)
     SpecialTokens special;
     // SentencePiece: the pairs of neighbouring code points (a << 32 | b) found inside some token.
     // Where the text has a pair that no token contains, no merge can cross, so the text is cut
@@ -370,6 +481,17 @@ void Tokenizer::Impl::bpe(std::string_view word, std::vector<std::int32_t>& out)
         std::int32_t prev, next; // neighbours in the word, -1 at the ends
         std::uint32_t start, len; // its bytes in `word`; len 0 once merged into its left neighbour
     };
+    if (kind == Kind::ByteLevelBpe && ignoreMerges) {
+        // ignore_merges: a word that is a token in the vocabulary's spelling is that token, even
+        // where the merges would not make it (Hugging Face's BPE and llama.cpp's Llama 3).
+        std::string spelled;
+        for (char ch : word)
+            spelled += tokens[static_cast<std::size_t>(byteIds[static_cast<unsigned char>(ch)])];
+        if (const auto id = find(spelled)) {
+            out.push_back(*id);
+            return;
+        }
+    }
     std::vector<Symbol> sym;
     sym.reserve(word.size());
     if (kind == Kind::ByteLevelBpe) {
@@ -465,6 +587,8 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer::Kind Tokenizer::kind() const { return impl_->kind; }
+Tokenizer::PreTokenizer Tokenizer::preTokenizer() const { return impl_->pre; }
+bool Tokenizer::ignoresMerges() const { return impl_->ignoreMerges; }
 std::int32_t Tokenizer::vocabSize() const { return static_cast<std::int32_t>(impl_->tokens.size()); }
 const SpecialTokens& Tokenizer::special() const { return impl_->special; }
 
@@ -516,6 +640,33 @@ void encodeWord(const Tokenizer::Impl& impl, std::string_view word,
         cache.emplace(word, std::pair{begin, out.size() - begin});
 }
 
+/// `text` in Unicode's normalization form C (tokenizer.json's "NFC" normalizer); invalid UTF-8
+/// bytes stay as they are and the valid runs between them are normalized on their own.
+std::string toNfc(std::string_view text)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+    if (U_FAILURE(status))
+        throw Error(std::string("ICU's NFC normalizer is not available (") + u_errorName(status) + ")");
+    std::string out;
+    icu::StringByteSink<std::string> sink(&out);
+    for (std::size_t i = 0; i < text.size();) {
+        std::size_t end = i;
+        while (end < text.size() && decodeAt(text, end).c != kInvalid)
+            end += decodeAt(text, end).len;
+        if (end - i > static_cast<std::size_t>(INT32_MAX))
+            throw Error("NFC normalization of more than 2 GiB of text at once is not supported");
+        if (end > i) {
+            nfc->normalizeUTF8(0, icu::StringPiece(text.data() + i, static_cast<std::int32_t>(end - i)), sink, nullptr, status);
+            if (U_FAILURE(status))
+                throw Error(std::string("NFC normalization failed (") + u_errorName(status) + ")");
+        }
+        for (i = end; i < text.size() && decodeAt(text, i).c == kInvalid; ++i)
+            out += text[i];
+    }
+    return out;
+}
+
 /// The ids of `text`, added tokens read as text.
 std::vector<std::int32_t> encodeText(const Tokenizer::Impl& impl, std::string_view text)
 {
@@ -555,6 +706,11 @@ std::vector<std::int32_t> encodeText(const Tokenizer::Impl& impl, std::string_vi
         }
         return out;
     }
+    std::string normalized;
+    if (impl.nfc) {
+        normalized = toNfc(text);
+        text = normalized;
+    }
     std::string prefixed;
     if (impl.prefixSpace && !text.empty() && text.front() != ' ') {
         prefixed = " " + std::string(text);
@@ -563,7 +719,10 @@ std::vector<std::int32_t> encodeText(const Tokenizer::Impl& impl, std::string_vi
     // Words repeat a lot in text: cache their ids for the length of this call (a cache kept in
     // the tokenizer would make the const encode unsafe to call from several threads).
     std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>> cache; // word -> ids in `out`
-    for (const std::string_view word : gpt2PreTokenize(text))
+    const std::vector<std::string_view> words = impl.pre == Tokenizer::PreTokenizer::Llama3 ? llama3PreTokenize(text)
+                                                : impl.pre == Tokenizer::PreTokenizer::Qwen2 ? qwen2PreTokenize(text)
+                                                                                              : gpt2PreTokenize(text);
+    for (const std::string_view word : words)
         encodeWord(impl, word, cache, out);
     return out;
 }
@@ -704,6 +863,50 @@ Tokenizer Tokenizer::fromHuggingFace(const std::string& path) { return fromHuggi
 
 namespace {
 
+// The Split regexes of Llama 3's and Qwen2's tokenizer.json, as the files spell them.
+constexpr std::string_view kLlama3Regex =
+    R"rx((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)rx";
+constexpr std::string_view kQwen2Regex =
+    R"rx((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)rx";
+
+/// Llama 3's and Qwen2's pre_tokenizer: Sequence[Split(regex, Isolated), ByteLevel without its
+/// regex and without a prefix space]. Leger has their regexes by hand, so the pattern must be one
+/// of the two, letter for letter.
+Tokenizer::PreTokenizer splitPreTokenizer(const Json& pre, const std::string& source)
+{
+    const Json list = pre.value("pretokenizers", Json());
+    const auto refuse = [&](const std::string& what) {
+        throw UnsupportedError(source + ": pre_tokenizer: " + what + " is not supported (Llama 3's or Qwen2's " +
+                               "Sequence of a Split and a ByteLevel pre-tokenizer)");
+    };
+    if (!list.is_array() || list.size() != 2 || !list[0].is_object() || !list[1].is_object() ||
+        list[0].value("type", "") != "Split" || list[1].value("type", "") != "ByteLevel") {
+        std::string types;
+        for (const Json& p : list.is_array() ? list : Json::array())
+            types += (types.empty() ? "" : ", ") + (p.is_object() ? p.value("type", "?") : "?");
+        refuse("Sequence [" + types + "]");
+    }
+    const Json& split = list[0];
+    const Json& byteLevel = list[1];
+    const Json pattern = split.value("pattern", Json());
+    if (!pattern.is_object() || !pattern.contains("Regex") || !pattern["Regex"].is_string())
+        refuse("Split pattern " + pattern.dump().substr(0, 200));
+    const std::string regex = pattern["Regex"].get<std::string>();
+    Tokenizer::PreTokenizer kind{};
+    if (regex == kLlama3Regex)
+        kind = Tokenizer::PreTokenizer::Llama3;
+    else if (regex == kQwen2Regex)
+        kind = Tokenizer::PreTokenizer::Qwen2;
+    else
+        throw UnsupportedError(source + ": pre_tokenizer: Split pattern " + inQuotes(regex.substr(0, 300)) +
+                               " is not supported (Llama 3's or Qwen2's regex only)");
+    if (split.value("behavior", "") != "Isolated" || split.value("invert", false))
+        refuse("Split behavior " + inQuotes(split.value("behavior", "")) + (split.value("invert", false) ? " inverted" : ""));
+    if (byteLevel.value("use_regex", true) || byteLevel.value("add_prefix_space", false))
+        refuse("ByteLevel after Split with use_regex or add_prefix_space");
+    return kind;
+}
+
 std::unique_ptr<Tokenizer::Impl> huggingFaceImpl(const Json& j, const std::string& source)
 {
     if (!j.is_object())
@@ -726,6 +929,15 @@ std::unique_ptr<Tokenizer::Impl> huggingFaceImpl(const Json& j, const std::strin
             throw UnsupportedError(source + ": pre_tokenizer: ByteLevel without its regex is not supported");
         impl->kind = Tokenizer::Kind::ByteLevelBpe;
         impl->prefixSpace = pre.value("add_prefix_space", false);
+    } else if (pre.is_object() && pre.value("type", "") == "Sequence") {
+        impl->kind = Tokenizer::Kind::ByteLevelBpe;
+        impl->pre = splitPreTokenizer(pre, source);
+        // Qwen2's normalizer; llama.cpp does not normalize.
+        if (norm.is_object() && norm.value("type", "") == "NFC")
+            impl->nfc = true;
+        else if (!norm.is_null())
+            throw UnsupportedError(source + ": normalizer " + norm.dump().substr(0, 200) +
+                                   " is not supported with a Split pre-tokenizer (NFC or none)");
     } else if (pre.is_null()) {
         // Llama 2: Sequence[Prepend("▁"), Replace(" ", "▁")].
         const bool llama = norm.is_object() && norm.value("type", "") == "Sequence" && norm.contains("normalizers") &&
@@ -743,13 +955,20 @@ std::unique_ptr<Tokenizer::Impl> huggingFaceImpl(const Json& j, const std::strin
         impl->prefixSpace = true;
     } else {
         throw UnsupportedError(source + ": pre_tokenizer " + inQuotes(pre.value("type", pre.dump().substr(0, 100))) +
-                               " is not supported (ByteLevel, or none with Llama 2's normalizer)");
+                               " is not supported (ByteLevel, a Sequence of Split and ByteLevel, or none with Llama 2's normalizer)");
     }
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
         if (model.contains(key) && !model[key].is_null() && model[key] != "")
             throw UnsupportedError(source + ": model." + key + " " + model[key].dump().substr(0, 50) + " is not supported");
-    if (model.value("ignore_merges", false))
-        throw UnsupportedError(source + ": model.ignore_merges is not supported (Llama 3's tokenizer)");
+    try {
+        impl->ignoreMerges = model.value("ignore_merges", false);
+    } catch (const Json::exception&) {
+        fail(source, "model.ignore_merges must be true or false");
+    }
+    // Hugging Face checks the whole normalized text against the vocabulary there, which Leger's
+    // cutting of SentencePiece text into pieces would not.
+    if (impl->ignoreMerges && impl->kind == Tokenizer::Kind::SentencePieceBpe)
+        throw UnsupportedError(source + ": model.ignore_merges is not supported without a pre-tokenizer");
     if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0.0)
         throw UnsupportedError(source + ": model.dropout is not supported (it makes encoding random)");
     try {
@@ -862,6 +1081,32 @@ const std::vector<GgufValue>& ggufArray(const GgufFile& f, const std::string& so
     return *a;
 }
 
+/// The tokenizer.ggml.pre names llama.cpp gives the pre-tokenizers Leger has, and whether it ignores
+/// merges for them (llama_vocab::impl::load in llama-vocab.cpp: the names of
+/// LLAMA_VOCAB_PRE_TYPE_GPT2 that are GPT-2's own, and all of _LLAMA3 and _QWEN2).
+struct GgufPreTokenizer {
+    std::string_view name;
+    Tokenizer::PreTokenizer pre;
+    bool ignoreMerges;
+};
+constexpr GgufPreTokenizer kGgufPreTokenizers[] = {
+    {"gpt-2", Tokenizer::PreTokenizer::Gpt2, false},
+    {"llama3", Tokenizer::PreTokenizer::Llama3, true},
+    {"llama-v3", Tokenizer::PreTokenizer::Llama3, true},
+    {"llama-bpe", Tokenizer::PreTokenizer::Llama3, true},
+    {"falcon3", Tokenizer::PreTokenizer::Llama3, true},
+    {"falcon-h1", Tokenizer::PreTokenizer::Llama3, true},
+    {"pixtral", Tokenizer::PreTokenizer::Llama3, true},
+    {"midm-2.0", Tokenizer::PreTokenizer::Llama3, true},
+    {"lfm2", Tokenizer::PreTokenizer::Llama3, true},
+    {"jina-v5-nano", Tokenizer::PreTokenizer::Llama3, true},
+    {"qwen2", Tokenizer::PreTokenizer::Qwen2, false},
+    {"deepseek-r1-qwen", Tokenizer::PreTokenizer::Qwen2, false},
+    {"kormo", Tokenizer::PreTokenizer::Qwen2, false},
+    {"f2llmv2", Tokenizer::PreTokenizer::Qwen2, false},
+    {"megrez", Tokenizer::PreTokenizer::Qwen2, false},
+};
+
 } // namespace
 
 Tokenizer Tokenizer::fromGguf(const GgufFile& file, const std::string& source)
@@ -880,17 +1125,24 @@ Tokenizer Tokenizer::fromGguf(const GgufFile& file, const std::string& source)
     if (model == "gpt2") {
         impl->kind = Kind::ByteLevelBpe;
         // llama.cpp splits the text of a "gpt2" vocabulary by the regexes tokenizer.ggml.pre names
-        // (llama-vocab.cpp); Leger has GPT-2's regex only, which llama.cpp calls "gpt-2". A missing
-        // value or "default" is not GPT-2's: llama.cpp then also cuts runs of punctuation and of
-        // digits, the digits in threes ("333333" is two words), so the ids would differ.
+        // (llama-vocab.cpp); Leger has GPT-2's, Llama 3's and Qwen2's. A missing value or "default"
+        // is not GPT-2's: llama.cpp then also cuts runs of punctuation and of digits, the digits in
+        // threes ("333333" is two words), so the ids would differ.
         const GgufValue* pre = file.find("tokenizer.ggml.pre");
         const auto* name = pre ? std::get_if<std::string>(&pre->value) : nullptr;
-        if (!name || *name != "gpt-2")
+        const GgufPreTokenizer* known = nullptr;
+        for (const GgufPreTokenizer& p : kGgufPreTokenizers)
+            if (name && *name == p.name)
+                known = &p;
+        if (!known)
             throw UnsupportedError(source + ": tokenizer.ggml.pre" +
                                    (!pre    ? std::string(": missing, i.e. llama.cpp's 'default' pre-tokenizer, which")
                                     : name ? " " + inQuotes(*name)
                                            : std::string(": not a string, which")) +
-                                   " is not supported (GPT-2's pre-tokenizer, 'gpt-2', only)");
+                                   " is not supported (GPT-2's, Llama 3's and Qwen2's pre-tokenizers only: 'gpt-2', "
+                                   "'llama-bpe', 'qwen2' and their other llama.cpp names)");
+        impl->pre = known->pre;
+        impl->ignoreMerges = known->ignoreMerges;
     } else if (model == "llama") {
         // llama.cpp ignores tokenizer.ggml.pre here: SentencePiece vocabularies have no pre-tokenizer.
         impl->kind = Kind::SentencePieceBpe;

@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "compress/Compressor.h"
 #include "compress/GgmlQuants.h"
@@ -17,6 +18,7 @@
 #include "io/GgufWriter.h"
 #include "llm/LanguageModel.h"
 #include "llm/LlmEvaluator.h"
+#include "llm/Tokenizer.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
@@ -68,6 +70,9 @@ private slots:
     void safetensorsSourceExportsTheSameFile();
     void uncompressedMatchesPerplexity();
     void bosVocabularyStartsTheTextAndEachWindow();
+    void exportNamesThePreTokenizer_data();
+    void exportNamesThePreTokenizer();
+    void llama3GgufAddsBosByDefault();
     void klAndAgreementEqualDirectComputation();
     void partialResultsAndCancel();
     void refusals();
@@ -292,6 +297,85 @@ void TestLanguageModel::bosVocabularyStartsTheTextAndEachWindow()
     QVERIFY(std::abs(e.metrics.find("perplexity")->value / r.perplexity - 1) < 1e-6);
     // Not the same as without the BOS.
     QVERIFY(std::abs(r.perplexity / perplexity(m.decoder(), text, 256).perplexity - 1) > 1e-4);
+}
+
+void TestLanguageModel::exportNamesThePreTokenizer_data()
+{
+    QTest::addColumn<QString>("regex"); // the Split pattern; empty: the test model's own ByteLevel
+    QTest::addColumn<bool>("ignoreMerges");
+    QTest::addColumn<QString>("pre"); // tokenizer.ggml.pre; empty: the export is refused
+    const QString llama3 = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    const QString qwen2 = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    QTest::newRow("GPT-2") << QString() << false << "gpt-2";
+    QTest::newRow("Llama 3") << llama3 << true << "llama-bpe";
+    QTest::newRow("Qwen2") << qwen2 << false << "qwen2";
+    // llama.cpp ignores merges for all of its Llama 3 names and for none of its Qwen2 ones.
+    QTest::newRow("Llama 3 with merges") << llama3 << false << QString();
+    QTest::newRow("Qwen2 without merges") << qwen2 << true << QString();
+}
+
+void TestLanguageModel::exportNamesThePreTokenizer()
+{
+    // The test model with its tokenizer.json's pre-tokenizer replaced: the export must name the one
+    // llama.cpp splits (and merges) the same way, or be refused.
+    QFETCH(QString, regex);
+    QFETCH(bool, ignoreMerges);
+    QFETCH(QString, pre);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer_config.json"})
+        QVERIFY(QFile::copy(QString::fromStdString(kDir + f), dir.filePath(f)));
+    auto j = nlohmann::json::parse(readFile(kDir + "tokenizer.json"));
+    if (!regex.isEmpty())
+        j["pre_tokenizer"] = {{"type", "Sequence"},
+                              {"pretokenizers",
+                               {{{"type", "Split"}, {"pattern", {{"Regex", regex.toStdString()}}}, {"behavior", "Isolated"}, {"invert", false}},
+                                {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
+    j["model"]["ignore_merges"] = ignoreMerges;
+    writeFileAtomically(dir.filePath("tokenizer.json").toStdString(), j.dump());
+    if (pre.isEmpty()) {
+        // Refused on opening, as other models Leger cannot export: its sizes are those of the export.
+        try {
+            LanguageModel::open(dir.path().toStdString());
+            QFAIL("opened");
+        } catch (const UnsupportedError& e) {
+            QVERIFY2(QString(e.what()).startsWith(dir.path() + ": GGUF export of "), e.what());
+            QVERIFY2(QString(e.what()).contains("ignore_merges is not implemented"), e.what());
+        }
+        return;
+    }
+    LanguageModel m = LanguageModel::open(dir.path().toStdString());
+    const std::string out = dir.filePath("out.gguf").toStdString();
+    m.exportGguf(std::vector<LayerSetting>(m.layers().size()), out);
+    const GgufFile g = GgufFile::open(out);
+    QCOMPARE(QString::fromStdString(std::get<std::string>(g.find("tokenizer.ggml.pre")->value)), pre);
+    const Tokenizer t = Tokenizer::fromGguf(g, out);
+    QCOMPARE(t.preTokenizer(), m.tokenizer().preTokenizer());
+    QCOMPARE(t.ignoresMerges(), m.tokenizer().ignoresMerges());
+    const std::string text = readFile(kDir + "heldout.txt").substr(0, 20000) + " 12345 DON'T!!\n\n  x";
+    QCOMPARE(t.encode(text), m.tokenizer().encode(text));
+}
+
+void TestLanguageModel::llama3GgufAddsBosByDefault()
+{
+    // llama.cpp adds a BOS for Llama 3's pre-tokenizer names when tokenizer.ggml.add_bos_token is
+    // absent: the test model's GGUF with "llama-bpe" and without the key.
+    const GgufFile src = GgufFile::open(kDir + "tiny-llama-f32.gguf");
+    GgufWriter w(src.alignment());
+    for (const auto& [key, value] : src.metadata())
+        if (key != "tokenizer.ggml.add_bos_token")
+            w.set(key, key == "tokenizer.ggml.pre" ? ggufString("llama-bpe") : value);
+    for (const GgufTensorInfo& t : src.tensors())
+        w.addTensor(t.name, std::vector<std::int64_t>(t.dims.rbegin(), t.dims.rend()), t.type);
+    const std::string out = tmp_.filePath("llama3.gguf").toStdString();
+    w.write(out, [&](std::size_t i, std::byte* o) {
+        const auto bytes = src.data(src.tensors()[i]);
+        std::memcpy(o, bytes.data(), bytes.size());
+    });
+    LanguageModel m = LanguageModel::open(out);
+    QCOMPARE(m.tokenizer().preTokenizer(), Tokenizer::PreTokenizer::Llama3);
+    QCOMPARE(m.windowBos(), std::optional<std::int32_t>(2047));
+    QCOMPARE(model_->windowBos(), std::nullopt);
 }
 
 void TestLanguageModel::klAndAgreementEqualDirectComputation()

@@ -1,6 +1,7 @@
 // Tokenizers on hand-made vocabularies whose ids are worked out by hand (merge rank order, ties,
-// byte fallback, merges by score), GPT-2's byte table and pre-tokenizer splits (the expected
-// splits are what JavaScript's regex gives), and hostile files refused with exact messages.
+// byte fallback, merges by score, ignore_merges), GPT-2's byte table and pre-tokenizer splits (the
+// expected splits are what JavaScript's regex gives), Llama 3's and Qwen2's splits (worked out by
+// hand from their regex as llama.cpp runs it), and hostile files refused with exact messages.
 // tests/llm checks real vocabularies against reference tokenizers.
 #include <QtTest>
 
@@ -207,6 +208,12 @@ private slots:
     void byteTableIsGpt2s();
     void preTokenizerSplitsAsGpt2Regex_data();
     void preTokenizerSplitsAsGpt2Regex();
+    void llamaPreTokenizersSplit_data();
+    void llamaPreTokenizersSplit();
+    void huggingFaceSplitPreTokenizers_data();
+    void huggingFaceSplitPreTokenizers();
+    void ggufLlamaAndQwenPreTokenizers_data();
+    void ggufLlamaAndQwenPreTokenizers();
     void byteLevelMergesByRank_data();
     void byteLevelMergesByRank();
     void invalidUtf8IsEncodedByteWise();
@@ -275,6 +282,182 @@ void TestTokenizer::preTokenizerSplitsAsGpt2Regex()
     for (std::string_view p : gpt2PreTokenize(std::string_view(text.constData(), static_cast<std::size_t>(text.size()))))
         got << QString::fromUtf8(p.data(), static_cast<qsizetype>(p.size()));
     QCOMPARE(got, pieces);
+}
+
+void TestTokenizer::llamaPreTokenizersSplit_data()
+{
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<QStringList>("llama3");
+    QTest::addColumn<QStringList>("qwen2");
+    const auto row = [](const char* name, const char* text, QStringList llama3, QStringList qwen2) {
+        QTest::newRow(name) << QByteArray(text) << llama3 << qwen2;
+    };
+    const auto same = [&](const char* name, const char* text, QStringList pieces) { row(name, text, pieces, pieces); };
+    same("words", "Hello world", {"Hello", " world"});
+    row("digits in threes, or one by one", "12345", {"123", "45"}, {"1", "2", "3", "4", "5"});
+    row("digits between letters", "abc1234567def", {"abc", "123", "456", "7", "def"},
+        {"abc", "1", "2", "3", "4", "5", "6", "7", "def"});
+    // A space never joins digits (GPT-2's " 42" is one word).
+    row("space before digits", "a 42", {"a", " ", "42"}, {"a", " ", "4", "2"});
+    row("spaces before digits", "a   1", {"a", "  ", " ", "1"}, {"a", "  ", " ", "1"});
+    // (?i:...): upper-case contractions too; letters after a contraction start a new word.
+    same("upper-case contraction", "DON'T", {"DON", "'T"});
+    same("contraction then letters", "HE'LLO IT'SELF x'REally", {"HE", "'LL", "O", " IT", "'S", "ELF", " x", "'RE", "ally"});
+    // After a space the apostrophe is punctuation: " ?[^\s\p{L}\p{N}]+" takes it before a
+    // contraction or the letters could.
+    same("lower-case contractions", "they'll've 'twas", {"they", "'ll", "'ve", " '", "twas"});
+    same("apostrophe without contraction", "'x 'q", {"'x", " '", "q"});
+    // One character that is no newline, letter or digit joins the letters after it.
+    same("punctuation before letters", "!hello", {"!hello"});
+    same("punctuation run before letters", "...hello", {"...", "hello"});
+    same("tab before letters", "\thello", {"\thello"});
+    same("newline before letters", "\nhello", {"\n", "hello"});
+    same("space and punctuation", "a ?!b", {"a", " ?!", "b"});
+    // Punctuation takes the newlines after it; a run of white space with newlines ends after its
+    // last newline.
+    same("punctuation then newlines", "hi!\n\nthere", {"hi", "!\n\n", "there"});
+    same("newline run", "a\n\nb", {"a", "\n\n", "b"});
+    same("CR LF run", "a\r\n\r\nb", {"a", "\r\n\r\n", "b"});
+    same("spaces before a newline", "a  \n  b", {"a", "  \n", " ", " b"});
+    same("space before a final newline", "end \n", {"end", " \n"});
+    same("spaces and tabs between newlines", "x\n \t\n\t y", {"x", "\n \t\n", "\t", " y"});
+    same("space run leaves one space", "a   b", {"a", "  ", " b"});
+    same("trailing spaces stay together", "end   ", {"end", "   "});
+    same("lone final space", "a ", {"a", " "});
+    // Unicode's letters and numbers (½ and Arabic-Indic digits are \p{N}); a combining mark is
+    // neither letter nor digit (Qwen 3.5's regex differs there).
+    row("non-ASCII letters and numbers", "café ½ ٣٤٥٦ 日本語", {"café", " ", "½", " ", "٣٤٥", "٦", " 日本語"},
+        {"café", " ", "½", " ", "٣", "٤", "٥", "٦", " 日本語"});
+    same("combining mark", "nai\u0308ve", {"nai", "\u0308ve"});
+    same("emoji", "😶‍🌫️ 🦙🦙", {"😶‍🌫️", " 🦙🦙"});
+    // \s is Unicode's White_Space: NEL is white space, the byte order mark is not.
+    same("NEL is white space", "!\u0085!", {"!", "\u0085", "!"});
+    same("byte order mark is not white space", "!\ufeff!", {"!\ufeff!"});
+    same("ideographic space", "a\u3000\u3000b", {"a", "\u3000", "\u3000b"});
+    same("empty", "", {});
+}
+
+void TestTokenizer::llamaPreTokenizersSplit()
+{
+    QFETCH(QByteArray, text);
+    QFETCH(QStringList, llama3);
+    QFETCH(QStringList, qwen2);
+    const std::string_view s(text.constData(), static_cast<std::size_t>(text.size()));
+    const auto pieces = [](const std::vector<std::string_view>& list) {
+        QStringList out;
+        for (std::string_view p : list)
+            out << QString::fromUtf8(p.data(), static_cast<qsizetype>(p.size()));
+        return out;
+    };
+    QCOMPARE(pieces(llama3PreTokenize(s)), llama3);
+    QCOMPARE(pieces(qwen2PreTokenize(s)), qwen2);
+}
+
+namespace {
+
+// Byte symbols are ids 0..255; then 256 "he", 257 "ll", 258 "hello", 259 "123". The only merges
+// are "h e" and "l l", so "hello" and "123" are reached only by ignore_merges.
+const std::vector<std::string> kIgnoreExtra = {"he", "ll", "hello", "123"};
+
+// Llama 3's pre_tokenizer as its tokenizer.json spells it.
+const char* kLlama3PreTokenizer = R"json({"type": "Sequence", "pretokenizers": [
+    {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     "behavior": "Isolated", "invert": false},
+    {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]})json";
+
+/// A tokenizer.json of Llama 3's form (or Qwen2's: `regex` replaced) on the vocabulary above.
+std::string splitJson(bool ignoreMerges, const std::string& regexFrom = "", const std::string& regexTo = "",
+                      const char* normalizer = "null")
+{
+    nlohmann::json j;
+    j["version"] = "1.0";
+    j["normalizer"] = nlohmann::json::parse(normalizer);
+    j["pre_tokenizer"] = nlohmann::json::parse(kLlama3PreTokenizer);
+    if (!regexFrom.empty()) {
+        std::string& regex = j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"].get_ref<std::string&>();
+        regex.replace(regex.find(regexFrom), regexFrom.size(), regexTo);
+    }
+    j["model"] = {{"type", "BPE"}, {"ignore_merges", ignoreMerges}, {"vocab", nlohmann::json::parse(byteVocab(kIgnoreExtra))},
+                  {"merges", {"h e", "l l"}}};
+    return j.dump();
+}
+
+} // namespace
+
+void TestTokenizer::huggingFaceSplitPreTokenizers_data()
+{
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<int>("pre");
+    QTest::addColumn<Ids>("ids");
+    const int llama3 = static_cast<int>(Tokenizer::PreTokenizer::Llama3), qwen2 = static_cast<int>(Tokenizer::PreTokenizer::Qwen2);
+    const auto json = [](const std::string& j) { return QString::fromStdString(j); };
+    // "hello" and "123" are tokens: taken whole; "45" has no token and no merge.
+    QTest::newRow("Llama 3, ignore_merges") << json(splitJson(true)) << QByteArray("hello 12345") << llama3
+                                            << Ids{258, ' ', 259, '4', '5'};
+    QTest::newRow("Llama 3, merges") << json(splitJson(false)) << QByteArray("hello 12345") << llama3
+                                     << Ids{256, 257, 'o', ' ', '1', '2', '3', '4', '5'};
+    // One digit a word: "123" is never a word.
+    QTest::newRow("Qwen2, ignore_merges") << json(splitJson(true, "\\p{N}{1,3}", "\\p{N}")) << QByteArray("hello 12345") << qwen2
+                                          << Ids{258, ' ', '1', '2', '3', '4', '5'};
+    // NFC: "e" + U+0301 becomes "é" (0xC3 0xA9); without it the mark is a word of its own.
+    QTest::newRow("Qwen2, NFC") << json(splitJson(false, "\\p{N}{1,3}", "\\p{N}", R"({"type": "NFC"})"))
+                                << QByteArray("e\xCC\x81") << qwen2 << Ids{0xC3, 0xA9};
+    QTest::newRow("Qwen2, no normalizer") << json(splitJson(false, "\\p{N}{1,3}", "\\p{N}")) << QByteArray("e\xCC\x81") << qwen2
+                                          << Ids{'e', 0xCC, 0x81};
+}
+
+void TestTokenizer::huggingFaceSplitPreTokenizers()
+{
+    QFETCH(QString, json);
+    QFETCH(QByteArray, text);
+    QFETCH(int, pre);
+    QFETCH(Ids, ids);
+    const Tokenizer tok = Tokenizer::fromHuggingFaceJson(json.toStdString(), "tokenizer.json");
+    QCOMPARE(tok.kind(), Tokenizer::Kind::ByteLevelBpe);
+    QCOMPARE(static_cast<int>(tok.preTokenizer()), pre);
+    const std::string s(text.constData(), static_cast<std::size_t>(text.size()));
+    QCOMPARE(tok.encode(s), ids);
+    if (!QByteArray(QTest::currentDataTag()).contains("NFC"))
+        QCOMPARE(tok.decode(ids), s);
+}
+
+void TestTokenizer::ggufLlamaAndQwenPreTokenizers_data()
+{
+    QTest::addColumn<QString>("pre");
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<bool>("ignoresMerges");
+    QTest::addColumn<Ids>("ids");
+    const int gpt2 = static_cast<int>(Tokenizer::PreTokenizer::Gpt2), llama3 = static_cast<int>(Tokenizer::PreTokenizer::Llama3),
+              qwen2 = static_cast<int>(Tokenizer::PreTokenizer::Qwen2);
+    // llama.cpp ignores merges for its Llama 3 names only.
+    const Ids whole = {258, ' ', 259, '4', '5'}, merged = {256, 257, 'o', ' ', '1', '2', '3', '4', '5'};
+    QTest::newRow("llama-bpe") << "llama-bpe" << llama3 << true << whole;
+    QTest::newRow("llama3") << "llama3" << llama3 << true << whole;
+    QTest::newRow("qwen2") << "qwen2" << qwen2 << false << merged;
+    QTest::newRow("deepseek-r1-qwen") << "deepseek-r1-qwen" << qwen2 << false << merged;
+    QTest::newRow("gpt-2") << "gpt-2" << gpt2 << false << merged;
+}
+
+void TestTokenizer::ggufLlamaAndQwenPreTokenizers()
+{
+    QFETCH(QString, pre);
+    QFETCH(int, kind);
+    QFETCH(bool, ignoresMerges);
+    QFETCH(Ids, ids);
+    GgufBuilder g;
+    g.string("tokenizer.ggml.model", "gpt2");
+    g.string("tokenizer.ggml.pre", pre.toStdString());
+    std::vector<std::string> tokens;
+    for (char32_t c : gpt2ByteToUnicode())
+        tokens.push_back(utf8(c));
+    tokens.insert(tokens.end(), kIgnoreExtra.begin(), kIgnoreExtra.end());
+    g.strings("tokenizer.ggml.tokens", tokens);
+    g.strings("tokenizer.ggml.merges", {"h e", "l l"});
+    const Tokenizer tok = Tokenizer::fromGguf(g.file("m.gguf"), "m.gguf");
+    QCOMPARE(static_cast<int>(tok.preTokenizer()), kind);
+    QCOMPARE(tok.ignoresMerges(), ignoresMerges);
+    QCOMPARE(tok.encode("hello 12345"), ids);
 }
 
 void TestTokenizer::byteLevelMergesByRank_data()
@@ -419,15 +602,17 @@ void TestTokenizer::ggufGpt2RefusesOtherPreTokenizers_data()
 {
     QTest::addColumn<QString>("pre"); // "(none)": the key is absent; "(u32)": not a string
     QTest::addColumn<QString>("message");
-    const QString tail = " is not supported (GPT-2's pre-tokenizer, 'gpt-2', only)";
+    const QString tail = " is not supported (GPT-2's, Llama 3's and Qwen2's pre-tokenizers only: 'gpt-2', 'llama-bpe', "
+                         "'qwen2' and their other llama.cpp names)";
     // llama.cpp reads both as its "default" pre-tokenizer, which splits "333333" into "333" "333"
     // where GPT-2's regex keeps one word: Leger used to take them as GPT-2's.
     QTest::newRow("absent") << "(none)" << "m.gguf: tokenizer.ggml.pre: missing, i.e. llama.cpp's 'default' pre-tokenizer, which" + tail;
     QTest::newRow("default") << "default" << "m.gguf: tokenizer.ggml.pre 'default'" + tail;
     // Not a name llama.cpp knows (it refuses the file).
     QTest::newRow("gpt2") << "gpt2" << "m.gguf: tokenizer.ggml.pre 'gpt2'" + tail;
-    QTest::newRow("llama 3") << "llama-bpe" << "m.gguf: tokenizer.ggml.pre 'llama-bpe'" + tail;
-    QTest::newRow("qwen2") << "qwen2" << "m.gguf: tokenizer.ggml.pre 'qwen2'" + tail;
+    // Qwen 3.5's letter runs take combining marks; DeepSeek's has other regexes.
+    QTest::newRow("qwen35") << "qwen35" << "m.gguf: tokenizer.ggml.pre 'qwen35'" + tail;
+    QTest::newRow("deepseek-llm") << "deepseek-llm" << "m.gguf: tokenizer.ggml.pre 'deepseek-llm'" + tail;
     QTest::newRow("not a string") << "(u32)" << "m.gguf: tokenizer.ggml.pre: not a string, which" + tail;
 }
 
@@ -493,6 +678,25 @@ void TestTokenizer::refusesHostileFiles_data()
         j["normalizer"]["normalizers"][0] = 5;
         Tokenizer::fromHuggingFaceJson(j.dump(), "t.json");
     }) << "t.json: unexpected JSON structure (";
+    QTest::newRow("other Split regex") << std::function<void()>([] {
+        Tokenizer::fromHuggingFaceJson(splitJson(false, "\\p{N}{1,3}", "\\p{N}{1,2}"), "t.json");
+    }) << "t.json: pre_tokenizer: Split pattern '(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,2}| "
+          "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+' is not supported (Llama 3's or Qwen2's regex only)";
+    QTest::newRow("Split removing matches") << std::function<void()>([] {
+        auto j = nlohmann::json::parse(splitJson(true));
+        j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
+        Tokenizer::fromHuggingFaceJson(j.dump(), "t.json");
+    }) << "t.json: pre_tokenizer: Split behavior 'Removed' is not supported (Llama 3's or Qwen2's Sequence of a Split and a "
+          "ByteLevel pre-tokenizer)";
+    QTest::newRow("Split without ByteLevel") << std::function<void()>([] {
+        auto j = nlohmann::json::parse(splitJson(true));
+        j["pre_tokenizer"]["pretokenizers"].erase(1);
+        Tokenizer::fromHuggingFaceJson(j.dump(), "t.json");
+    }) << "t.json: pre_tokenizer: Sequence [Split] is not supported (Llama 3's or Qwen2's Sequence of a Split and a ByteLevel "
+          "pre-tokenizer)";
+    QTest::newRow("NFKC normalizer") << std::function<void()>([] {
+        Tokenizer::fromHuggingFaceJson(splitJson(false, "", "", R"({"type": "NFKC"})"), "t.json");
+    }) << "t.json: normalizer {\"type\":\"NFKC\"} is not supported with a Split pre-tokenizer (NFC or none)";
     QTest::newRow("gguf duplicate token") << std::function<void()>([] {
         GgufBuilder g;
         g.string("tokenizer.ggml.model", "llama");

@@ -35,7 +35,9 @@ namespace {
 const QString kBundle = QStringLiteral(LEGER_LLAMA_CPP_BUNDLE);
 // Vocabularies Leger must read (and, having texts, tokenize as llama.cpp does). baichuan has no test
 // texts here; on llama-spm's, its ids were checked once by hand against node-llama-cpp's tokenize.
-const std::set<QString> kMustRead = {"gpt-2", "llama-spm", "phi-3", "baichuan"};
+// llama-bpe and qwen2 are the ones of Llama 3's and Qwen2's pre-tokenizers (qwen35's differs: its
+// letter runs take combining marks too).
+const std::set<QString> kMustRead = {"gpt-2", "llama-spm", "phi-3", "baichuan", "llama-bpe", "qwen2"};
 
 std::string readAll(const QString& path)
 {

