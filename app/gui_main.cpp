@@ -33,8 +33,9 @@ Options:
   --limit N        measure on the first N samples of DATA only (a language model: the first N
                    windows of the text), for a quicker live loop on large data or models
   --session FILE   a saved session
-  --compare FILE   another model (ONNX or .leger) to measure on the same data and draw on the
-                   trade-off chart beside this one's plans; may be given more than once
+  --compare FILE   another model (ONNX or .leger; for a language model, another of the same
+                   vocabulary) to measure on the same data and draw on the trade-off chart beside
+                   this one's plans; may be given more than once
   -h, --help       this help
   --version        the version
 )";

@@ -49,7 +49,8 @@ namespace {
 const QString kSessionFilter = QObject::tr("Leger sessions (*.leger-session)");
 const QString kModelFilter = QObject::tr("Models (*.onnx *.leger *.gguf *.safetensors config.json);;ONNX models (*.onnx);;"
                                          "Language models (*.gguf *.safetensors config.json)");
-const QString kCompareFilter = QObject::tr("Models (*.onnx *.leger)");
+const QString kCompareFilter = QObject::tr("Models (*.onnx *.leger *.gguf *.safetensors config.json);;ONNX models (*.onnx *.leger);;"
+                                           "Language models with the same vocabulary (*.gguf *.safetensors config.json)");
 const QString kDataFilter =
     QObject::tr("Evaluation data (*-idx3-ubyte *-idx3-ubyte.gz *.npz *.npy *.txt);;Text for language models (*.txt);;"
                 "All files (*)");
@@ -169,7 +170,7 @@ void MainWindow::createActions()
     const auto updateCompare = [=, this] {
         // Language models are measured on a text, and compared by their own perplexity.
         synthetic->setEnabled(!workbench_->isLanguageModel());
-        compare->setEnabled(workbench_->hasData() && !workbench_->isLanguageModel());
+        compare->setEnabled(workbench_->hasData());
         uncompare->setEnabled(workbench_->hasData() &&
                               (!workbench_->comparisons().empty() || !workbench_->pendingComparisons().isEmpty()));
     };

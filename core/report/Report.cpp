@@ -572,9 +572,15 @@ ReportData buildLanguageModelReport(const ReportRequest& rq, const CancelToken* 
     s.compressedNonFinite = [&](std::size_t i, const LayerSetting& setting) {
         return nonFiniteCount(evaluatedWeight(r.layers[i], model->original(i), setting));
     };
-    Stages stages(progress, 6);
+    Stages stages(progress, 6 + static_cast<std::int64_t>(rq.compare.size()));
     measurePlans(r, rq, s, stages, cancel);
     r.scoredTokens = r.plan.evaluation.metrics.samples;
+    r.comparisons = rq.comparisons;
+    for (const std::string& path : rq.compare) {
+        stages.next("comparing with " + stem(path));
+        r.comparisons.push_back(measureLanguageModel(path, *rq.tokens, rq.windows, model->tokenizer(),
+                                                     languageModelPresets(), cancel, stages.nested(stem(path))));
+    }
     exportAndDecide(r, rq, s, stages, r.dataSource, cancel);
     return r;
 }
@@ -586,14 +592,54 @@ std::string ReportData::sampleNoun() const
     return languageModel ? "windows of " + std::to_string(windowTokens) + " tokens" : "samples";
 }
 
+ComparedModel measureLanguageModel(const std::string& path, const std::vector<std::int32_t>& tokens,
+                                   const LlmEvaluator::Options& windows, const Tokenizer& vocabulary,
+                                   const std::vector<Preset>& presets, const CancelToken* cancel,
+                                   const SearchProgress& progress)
+{
+    ComparedModel c;
+    c.path = path;
+    namespace fs = std::filesystem;
+    const fs::path p(path);
+    std::error_code ec;
+    c.name = p.extension() == ".gguf" ? p.stem().string() : (fs::is_directory(p, ec) ? p : p.parent_path()).filename().string();
+    auto model = std::make_shared<LanguageModel>(LanguageModel::open(path));
+    const Tokenizer& tok = model->tokenizer();
+    if (tok.vocabSize() != vocabulary.vocabSize())
+        throw Error(path + ": its vocabulary has " + std::to_string(tok.vocabSize()) + " tokens, the open model's " +
+                    std::to_string(vocabulary.vocabSize()) + ": perplexities over other tokens cannot be compared");
+    for (std::int32_t id = 0; id < tok.vocabSize(); ++id)
+        if (tok.tokenText(id) != vocabulary.tokenText(id))
+            throw Error(path + ": its vocabulary differs from the open model's at token " + std::to_string(id) +
+                        ": perplexities over other tokens cannot be compared");
+    c.layers = model->layers();
+    c.parameters = model->decoder().config().parameterCount();
+    LlmEvaluator ev(model, tokens, windows);
+    const std::int64_t total = static_cast<std::int64_t>(presets.size()) + 1;
+    auto measure = [&](const std::string& label, const std::vector<LayerSetting>& asked) {
+        const std::vector<LayerSetting> settings = model->fitted(asked);
+        MeasuredPlan m;
+        m.label = label;
+        m.evaluation = ev.evaluate(settings, cancel);
+        m.size = model->sizeReport(settings);
+        m.settings = settings;
+        return m;
+    };
+    if (progress)
+        progress(0, total, c.name + " uncompressed");
+    c.points.push_back(measure("uncompressed", std::vector<LayerSetting>(c.layers.size())));
+    for (std::size_t i = 0; i < presets.size(); ++i) {
+        if (progress)
+            progress(static_cast<std::int64_t>(i) + 1, total, c.name + " " + presets[i].name);
+        c.points.push_back(measure(presets[i].name, std::vector<LayerSetting>(c.layers.size(), presets[i].setting)));
+    }
+    return c;
+}
+
 ReportData buildReport(const ReportRequest& rq, const CancelToken* cancel, const SearchProgress& progress)
 {
-    if (!rq.languageModelPath.empty()) {
-        if (!rq.compare.empty() || !rq.comparisons.empty())
-            throw Error("comparing with other models is for ONNX classifiers (top-1 on the same labels); a language "
-                        "model's report has none");
+    if (!rq.languageModelPath.empty())
         return buildLanguageModelReport(rq, cancel, progress);
-    }
     if (!rq.model || !rq.data)
         throw Error("a report needs a model and data");
     const Model& model = *rq.model;

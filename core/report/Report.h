@@ -27,6 +27,7 @@ namespace leger {
 
 class Dataset;
 class Model;
+class Tokenizer;
 
 /// One plan measured completely on the data.
 struct MeasuredPlan {
@@ -51,6 +52,15 @@ struct ComparedModel {
 ComparedModel measureModel(const std::string& path, const Dataset& data, const Preprocessing& fallback,
                            const std::vector<Preset>& presets, const CancelToken* cancel = nullptr,
                            const SearchProgress& progress = {});
+
+/// Measures another language model at `path` on the same tokens and windows, uncompressed and under
+/// `presets` (llama.cpp's fallback where a block does not fit its rows). Its vocabulary must be
+/// `vocabulary`'s token for token — perplexities over other tokens are not comparable — else an
+/// Error naming the file says so.
+ComparedModel measureLanguageModel(const std::string& path, const std::vector<std::int32_t>& tokens,
+                                   const LlmEvaluator::Options& windows, const Tokenizer& vocabulary,
+                                   const std::vector<Preset>& presets, const CancelToken* cancel = nullptr,
+                                   const SearchProgress& progress = {});
 
 struct CheckItem {
     enum class Status { Passed, Failed, NotStated };

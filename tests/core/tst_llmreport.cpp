@@ -57,7 +57,7 @@ private slots:
     void reportMatchesDirectEvaluations();
     void statedLimitsDecideTheirItems();
     void nonFiniteWeightFailsItsItem();
-    void comparisonsAreRefused();
+    void anotherModelIsMeasuredOnTheSameText();
 
 private:
     ReportRequest request(const std::string& path) const;
@@ -205,11 +205,45 @@ void TestLlmReport::nonFiniteWeightFailsItsItem()
     QVERIFY(!r.ready());
 }
 
-void TestLlmReport::comparisonsAreRefused()
+void TestLlmReport::anotherModelIsMeasuredOnTheSameText()
 {
+    // "Compress the Llama, or use the GPT-2?": the two test models share one vocabulary.
     ReportRequest rq = request(kDir + "model.safetensors");
-    rq.compare = {LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.onnx"};
-    QVERIFY_THROWS_EXCEPTION(Error, buildReport(rq));
+    rq.compare = {kDir + "gpt2"};
+    rq.runPresets = false;
+    const ReportData r = buildReport(rq);
+    QCOMPARE(r.comparisons.size(), std::size_t(1));
+    const ComparedModel& c = r.comparisons[0];
+    QCOMPARE(c.name, std::string("gpt2"));
+    QCOMPARE(c.layers.size(), std::size_t(9));
+    QCOMPARE(c.points.size(), 1 + languageModelPresets().size());
+    // Its points are direct evaluations of it on the same windows, with its GGUF sizes.
+    LanguageModel gpt2 = LanguageModel::open(kDir + "gpt2");
+    LlmEvaluator ev(gpt2, *tokens_, windows_);
+    QCOMPARE(c.points[0].evaluation.metrics.find("perplexity")->value,
+             ev.evaluate(std::vector<LayerSetting>(c.layers.size())).metrics.find("perplexity")->value);
+    QCOMPARE(c.points[0].size.total, gpt2.ggufBytes(std::vector<LayerSetting>(c.layers.size())));
+    QCOMPARE(c.points.back().size.total, gpt2.ggufBytes(c.points.back().settings));
+    QCOMPARE(c.points[0].evaluation.samples, r.plan.evaluation.samples);
+
+    // A model of another vocabulary is refused, naming it: a copy of the GPT-2 whose end-of-text
+    // token is spelled differently.
+    QTemporaryDir dir;
+    const fs::path to(dir.path().toStdString());
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer_config.json"})
+        fs::copy_file(kDir + "gpt2/" + f, to / f);
+    std::string json = readFile(kDir + "gpt2/tokenizer.json");
+    for (std::size_t at = json.find("<|endoftext|>"); at != std::string::npos; at = json.find("<|endoftext|>", at))
+        json.replace(at, 13, "<|end_text|>");
+    writeFileAtomically((to / "tokenizer.json").string(), json);
+    rq.compare = {to.string()};
+    try {
+        buildReport(rq);
+        QFAIL("a model of another vocabulary must be refused");
+    } catch (const Error& e) {
+        QVERIFY2(std::string(e.what()).find(to.string() + ": its vocabulary differs from the open model's at token 2047") == 0,
+                 e.what());
+    }
     // A model file that is not there is named.
     rq = request(kDir + "missing.gguf");
     try {

@@ -21,6 +21,7 @@
 #include "session/SessionFile.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
+#include "workbench/MetricInfo.h"
 #include "workbench/Workbench.h"
 
 using namespace leger;
@@ -32,6 +33,7 @@ const QString kImages = LEGER_SOURCE_DIR "/resources/sample/fashion-mnist-test-2
 const QString kSmall = LEGER_SOURCE_DIR "/resources/sample/fashion_mnist_small.onnx";
 const QString kLlm = LEGER_SOURCE_DIR "/resources/llm/tiny-llama-f32.gguf";
 const QString kHeldout = LEGER_SOURCE_DIR "/resources/llm/heldout.txt";
+const QString kGpt2 = LEGER_SOURCE_DIR "/resources/llm/gpt2";
 
 /// The same plan evaluated synchronously, for comparison.
 Evaluation reference(const std::vector<LayerSetting>& plan, std::int64_t limit = -1)
@@ -624,11 +626,21 @@ void TestWorkbench::languageModelLiveLoop()
         QVERIFY(QTest::qWaitFor([&] { return w.points().size() >= static_cast<int>(w.presets().size()); }, 120000));
         saved = w.toSession();
         plan = w.settings();
-        // Comparing with another model is refused with the reason.
-        QSignalSpy messages(&w, &Workbench::message);
-        w.addComparison(kSmall);
-        QCOMPARE(messages.size(), 1);
-        QVERIFY(messages[0][0].toString().contains("ONNX"));
+        // Another language model of the same vocabulary (the small GPT-2), measured on the same
+        // windows, uncompressed and at every preset, drawn beside this one's points.
+        const QStringList errors = errorsDuring(w, [&] { w.addComparison(kGpt2); });
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.join('\n')));
+        QCOMPARE(w.comparisons().size(), std::size_t{1});
+        const ComparedModel& other = *w.comparisons().front();
+        QCOMPARE(other.name, std::string("gpt2"));
+        QCOMPARE(other.points.size(), 1 + languageModelPresets().size());
+        QCOMPARE(other.points[0].evaluation.samples, std::int64_t{6});
+        QCOMPARE(MetricInfo::of("perplexity").series(other).points.size(), static_cast<qsizetype>(other.points.size()));
+        // An ONNX model is not a language model of this vocabulary: refused, naming it.
+        const QStringList refused = errorsDuring(w, [&] { w.addComparison(kSmall); });
+        QCOMPARE(refused.size(), 1);
+        QVERIFY2(refused[0].contains(QFileInfo(kSmall).fileName()), qPrintable(refused[0]));
+        QCOMPARE(w.comparisons().size(), std::size_t{1});
     }
     QString error, warning;
     Workbench w2;

@@ -331,9 +331,9 @@ QString ReportDocument::Private::comparison() const
             if (q < planQ)
                 verdict = verdict.arg(esc(r.modelName));
             if (overlap)
-                verdict += QStringLiteral(" <span class=\"dim\">Their 95 % intervals overlap: on %1 samples the "
+                verdict += QStringLiteral(" <span class=\"dim\">Their 95 % intervals overlap: on %1 %2 the "
                                           "difference is within measurement noise.</span>")
-                               .arg(num(r.plan.evaluation.samples));
+                               .arg(num(r.plan.evaluation.samples), esc(r.sampleNoun()));
         }
         if (metric.comparesModels())
             h += "<p>" + verdict + "</p>";
@@ -344,9 +344,10 @@ QString ReportDocument::Private::comparison() const
         for (const MeasuredPlan& p : c.points)
             rows << QStringList{esc(c.name), esc(p.label), num(p.size.total), metricCell(m, p.evaluation)};
         h += table({"Model", "Form", "Bytes", metric.title.toHtmlEscaped()}, rows, {2});
-        h += QStringLiteral("<p class=\"caption\">%1: %2 parameters (%3 for %4), measured on the same %5 samples with "
-                            "its own preprocessing.</p>")
-                 .arg(esc(c.path), num(c.parameters), num(r.parameters), esc(r.modelName), num(r.samples));
+        h += QStringLiteral("<p class=\"caption\">%1: %2 parameters (%3 for %4), measured on the same %5 %6.</p>")
+                 .arg(esc(c.path), num(c.parameters), num(r.parameters), esc(r.modelName), num(r.samples),
+                      r.languageModel ? esc(r.sampleNoun()) + QStringLiteral(" of the text, with the same vocabulary")
+                                      : QStringLiteral("samples with its own preprocessing"));
     }
     return h;
 }

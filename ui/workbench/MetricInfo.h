@@ -29,8 +29,9 @@ struct MetricInfo {
     QString format(double displayValue, int decimals = -1) const;
     QString axisTitle() const { return unit.isEmpty() ? title : QStringLiteral("%1 (%2)").arg(title, unit); }
     /// Whether two models' values can be set side by side: measured against the labels (top-1,
-    /// top-5), not against each model's own uncompressed output (agreement, KL, SQNR, flips).
-    bool comparesModels() const { return name == "top1" || name == "top5"; }
+    /// top-5) or the text itself (perplexity, NLL: the models compared share one vocabulary), not
+    /// against each model's own uncompressed output (agreement, KL, SQNR, flips).
+    bool comparesModels() const { return name == "top1" || name == "top5" || name == "perplexity" || name == "nll"; }
     /// Another model's measured points as a chart series (empty when the metric does not
     /// compare models, or none of its points has it).
     ComparisonSeries series(const ComparedModel& model) const;

@@ -785,12 +785,9 @@ void Workbench::addComparison(const QString& path)
 {
     const QString abs = QFileInfo(path).absoluteFilePath();
     auto refuse = [&](const QString& why) { emit message(tr("Cannot compare with %1: %2").arg(abs, why), true); };
-    if (llm_)
-        return refuse(tr("comparing with another model is for ONNX classifiers (top-1 on the same labels); "
-                         "language models are compared by their own perplexity, one at a time."));
-    if (!data_)
+    if (!hasData())
         return refuse(tr("open evaluation data first (the models are compared on the same data)."));
-    if (!data_->hasLabels())
+    if (data_ && !data_->hasLabels())
         return refuse(tr("the data has no labels. Without labels each model is measured against its own "
                          "uncompressed output (agreement, KL, SQNR), which does not compare two models."));
     if (abs == modelPath_)
@@ -811,7 +808,7 @@ QStringList Workbench::pendingComparisons() const
 
 void Workbench::startNextComparison()
 {
-    if (compareCancel_ || comparePending_.isEmpty() || !data_)
+    if (compareCancel_ || comparePending_.isEmpty() || !hasData())
         return;
     const QString path = comparePending_.front();
     auto token = std::make_shared<CancelToken>();
@@ -819,7 +816,8 @@ void Workbench::startNextComparison()
     emit message(tr("Measuring %1 on the same data…").arg(QFileInfo(path).completeBaseName()), false);
     // The task holds the data and its own token: opening other files meanwhile only cancels it.
     // It calls back through queued calls to this object, which waits for it before it goes.
-    compareFuture_ = QtConcurrent::run([this, token, path, data = data_, pre = pre_] {
+    compareFuture_ = QtConcurrent::run([this, token, path, data = data_, pre = pre_, llm = llm_, tokens = tokens_,
+                                        limit = dataLimit_] {
         CompareOutcome o;
         o.path = path;
         if (token->isCancelled()) { // cancelled before it started (waitForFinished may run it here)
@@ -841,8 +839,12 @@ void Workbench::startNextComparison()
                         },
                         Qt::QueuedConnection);
                 };
+                // A language model is measured on the same windows of the same text, and must share
+                // the open one's vocabulary (measureLanguageModel says so otherwise).
                 o.model = std::make_shared<const ComparedModel>(
-                    measureModel(path.toStdString(), *data, pre, uniformPresets(), token.get(), progress));
+                    llm ? measureLanguageModel(path.toStdString(), *tokens, LlmEvaluator::Options{.limit = limit},
+                                               llm->tokenizer(), languageModelPresets(), token.get(), progress)
+                        : measureModel(path.toStdString(), *data, pre, uniformPresets(), token.get(), progress));
             } catch (const CancelledError&) {
                 o.cancelled = true;
             } catch (const std::exception& e) {
