@@ -532,6 +532,23 @@ LlmSession openLlm(const Args& a, bool withData)
     return s;
 }
 
+/// ", Llama 3 rope scaling x8 (original context 8192)" and the like; "" without scaling.
+std::string ropeScalingText(const Decoder& d)
+{
+    const auto& r = d.config().ropeScaling;
+    char buf[128];
+    if (r && r->type == "llama3")
+        std::snprintf(buf, sizeof buf, ", Llama 3 rope scaling x%g (original context %lld)", r->factor,
+                      static_cast<long long>(r->originalContext));
+    else if (r)
+        std::snprintf(buf, sizeof buf, ", %s rope scaling x%g", r->type.c_str(), r->factor);
+    else if (!d.weights().ropeFreqs.empty())
+        return ", rope frequency factors (rope_freqs)";
+    else
+        return "";
+    return buf;
+}
+
 int cmdInfoLlm(const Args& a)
 {
     const LlmSession s = openLlm(a, false);
@@ -539,11 +556,12 @@ int cmdInfoLlm(const Args& a)
     const LlmConfig& c = m.decoder().config();
     std::printf("model:        %s (%s, %lld bytes)\n", m.path().c_str(), m.sourceFormat(), static_cast<long long>(m.sourceBytes()));
     std::printf("architecture: %s, %lld layers, width %lld, feed-forward %lld, %lld heads (%lld key/value) of %lld,"
-                " context %lld, rope theta %g%s\n",
+                " context %lld%s, rope theta %g%s%s\n",
                 c.architecture.c_str(), static_cast<long long>(c.layers), static_cast<long long>(c.hidden),
                 static_cast<long long>(c.intermediate), static_cast<long long>(c.heads), static_cast<long long>(c.kvHeads),
-                static_cast<long long>(c.headDim), static_cast<long long>(c.context), c.ropeTheta,
-                c.tieEmbeddings ? ", tied embeddings" : "");
+                static_cast<long long>(c.headDim), static_cast<long long>(c.context),
+                c.slidingWindow ? (" (sliding attention over " + std::to_string(*c.slidingWindow) + ")").c_str() : "",
+                c.ropeTheta, ropeScalingText(m.decoder()).c_str(), c.tieEmbeddings ? ", tied embeddings" : "");
     std::printf("vocabulary:   %d tokens (%s)%s\n", m.tokenizer().vocabSize(),
                 m.tokenizer().kind() == Tokenizer::Kind::ByteLevelBpe ? "byte-level BPE" : "SentencePiece BPE",
                 m.windowBos() ? ", windows start with BOS" : "");

@@ -162,6 +162,9 @@ std::vector<WeightSlot> weightSlots(const LlmConfig& c, DecoderWeights& w, const
     std::vector<WeightSlot> s;
     const bool gpt2 = c.architecture == "gpt2";
     const std::string& p = hfPrefix;
+    // Not in a Hugging Face file (made from config.json); llama.cpp's converter writes it first.
+    if (!gpt2)
+        s.push_back({"", "rope_freqs.weight", &w.ropeFreqs, false, false, false, 0});
     s.push_back({gpt2 ? p + "wte.weight" : "model.embed_tokens.weight", "token_embd.weight", &w.embed, true, false, true, 0});
     if (gpt2)
         s.push_back({p + "wpe.weight", "position_embd.weight", &w.positions, true, false, false, 0});
@@ -192,8 +195,11 @@ Decoder::Decoder(LlmConfig config, DecoderWeights weights, const std::string& so
     const bool gpt2 = config_.architecture == "gpt2";
     if (config_.architecture != "llama" && config_.architecture != "qwen2" && !gpt2)
         throw UnsupportedError(source + ": the " + config_.architecture + " architecture is not implemented");
-    if (config_.ropeScaling && config_.ropeScaling->type != "linear")
-        throw UnsupportedError(source + ": rope scaling '" + config_.ropeScaling->type + "' is not implemented yet");
+    // Dynamic NTK scaling changes the rotary base only beyond max_position_embeddings, which no
+    // window reaches (forward() refuses longer ones): within it, it is no scaling at all.
+    const std::string scaling = config_.ropeScaling ? config_.ropeScaling->type : "";
+    if (!scaling.empty() && scaling != "linear" && scaling != "llama3" && scaling != "dynamic")
+        throw UnsupportedError(source + ": rope scaling '" + scaling + "' is not implemented yet");
     const std::int64_t D = config_.hidden, V = config_.vocabSize, H = config_.heads, KV = config_.kvHeads,
                        hd = config_.headDim, F = config_.intermediate;
     checkShape(weights_.embed, {V, D}, source, "the token embedding");
@@ -238,12 +244,51 @@ Decoder::Decoder(LlmConfig config, DecoderWeights weights, const std::string& so
         throw Error(source + ": no output projection (lm_head) and the embeddings are not tied");
     if (!weights_.output.empty())
         checkShape(weights_.output, {V, D}, source, "the output projection");
-    if (!gpt2) {
-        invFreq_.resize(static_cast<std::size_t>(hd / 2));
-        for (std::int64_t i = 0; i < hd / 2; ++i)
-            invFreq_[static_cast<std::size_t>(i)] =
-                static_cast<float>(1.0 / std::pow(config_.ropeTheta, static_cast<double>(2 * i) / static_cast<double>(hd)));
+    if (gpt2) {
+        if (!weights_.ropeFreqs.empty())
+            throw Error(source + ": rotary frequency factors (rope_freqs) for a model without rotary embeddings");
+        return;
     }
+    if (scaling == "llama3" && weights_.ropeFreqs.empty())
+        weights_.ropeFreqs = llama3RopeFactors(config_);
+    if (!weights_.ropeFreqs.empty()) {
+        checkShape(weights_.ropeFreqs, {hd / 2}, source, "the rotary frequency factor tensor rope_freqs");
+        for (float f : weights_.ropeFreqs.span<float>())
+            if (!(f > 0.0f) || !std::isfinite(f))
+                throw Error(source + ": the rotary frequency factors (rope_freqs) hold " + std::to_string(f) +
+                            ", expected positive numbers");
+    }
+    invFreq_.resize(static_cast<std::size_t>(hd / 2));
+    for (std::int64_t i = 0; i < hd / 2; ++i) {
+        double f = 1.0 / std::pow(config_.ropeTheta, static_cast<double>(2 * i) / static_cast<double>(hd));
+        if (!weights_.ropeFreqs.empty()) // one float32 factor, as stored in GGUF: both sources compute alike
+            f /= static_cast<double>(weights_.ropeFreqs.data<float>()[i]);
+        invFreq_[static_cast<std::size_t>(i)] = static_cast<float>(f);
+    }
+}
+
+Tensor llama3RopeFactors(const LlmConfig& c)
+{
+    if (!c.ropeScaling || c.ropeScaling->type != "llama3")
+        throw Error("llama3RopeFactors: the configuration has no Llama 3 rope scaling");
+    const RopeScaling& r = *c.ropeScaling;
+    const std::int64_t hd = c.headDim;
+    const double pi = 3.14159265358979323846, old = static_cast<double>(r.originalContext),
+                 lowWavelen = old / r.lowFreqFactor, highWavelen = old / r.highFreqFactor;
+    Tensor t(DType::Float32, {hd / 2});
+    for (std::int64_t i = 0; i < hd / 2; ++i) {
+        const double invFreq = 1.0 / std::pow(c.ropeTheta, static_cast<double>(2 * i) / static_cast<double>(hd)),
+                     wavelen = 2 * pi / invFreq;
+        double factor = 1.0;
+        if (wavelen > lowWavelen) {
+            factor = r.factor;
+        } else if (wavelen >= highWavelen) {
+            const double smooth = (old / wavelen - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
+            factor = 1.0 / ((1 - smooth) / r.factor + smooth);
+        }
+        t.data<float>()[i] = static_cast<float>(factor);
+    }
+    return t;
 }
 
 namespace {
@@ -299,7 +344,7 @@ Decoder Decoder::fromHuggingFace(const std::string& path)
     DecoderWeights w;
     w.blocks.resize(static_cast<std::size_t>(config.layers));
     for (const WeightSlot& s : weightSlots(config, w, prefix)) {
-        if (s.tensor == &w.output && config.tieEmbeddings)
+        if (s.hf.empty() || (s.tensor == &w.output && config.tieEmbeddings))
             continue; // a tied lm_head may be in the file as a copy; the embedding is used
         const SafetensorsTensor* t = st.tensor(s.hf);
         if (!t) {
@@ -326,7 +371,14 @@ Decoder Decoder::fromGguf(const std::string& path)
     requireFloat32Memory(config, path);
     DecoderWeights w;
     w.blocks.resize(static_cast<std::size_t>(config.layers));
-    for (const WeightSlot& s : weightSlots(config, w, "")) {
+    const std::vector<WeightSlot> slots = weightSlots(config, w, "");
+    // A tensor the decoder would not run is refused rather than left out (llama.cpp refuses such a
+    // file too): leaving out, say, Llama 3's rope_freqs would measure another model.
+    for (const GgufTensorInfo& t : g.tensors())
+        if (std::none_of(slots.begin(), slots.end(), [&](const WeightSlot& s) { return s.gguf == t.name; }))
+            throw UnsupportedError(path + ": tensor '" + t.name + "' is not a weight of a " + config.architecture +
+                                   " model as Leger runs it");
+    for (const WeightSlot& s : slots) {
         const GgufTensorInfo* t = g.tensor(s.gguf);
         if (!t) {
             if (s.required)
@@ -351,6 +403,8 @@ Decoder Decoder::fromGguf(const std::string& path)
 
 Tensor* Decoder::weight(const std::string& name)
 {
+    if (name.empty())
+        return nullptr;
     for (const WeightSlot& s : weightSlots(config_, weights_, hfPrefix_))
         if (s.hf == name)
             return s.tensor->empty() ? nullptr : s.tensor;
@@ -421,7 +475,7 @@ void Decoder::llamaBlock(const DecoderWeights::Block& b, std::int64_t T)
 {
     const std::int64_t D = config_.hidden, H = config_.heads, KV = config_.kvHeads, hd = config_.headDim,
                        F = config_.intermediate;
-    const double posScale = config_.ropeScaling ? config_.ropeScaling->factor : 1.0;
+    const double posScale = config_.ropeScaling && config_.ropeScaling->type == "linear" ? config_.ropeScaling->factor : 1.0;
     rmsNorm(x_.data(), T, D, w(b.attnNorm), config_.normEps, h_.data());
     linear(h_.data(), T, D, w(b.q), w(b.qBias), q_.data());
     linear(h_.data(), T, D, w(b.k), w(b.kBias), k_.data());
@@ -489,9 +543,9 @@ void Decoder::forward(std::span<const std::int32_t> tokens, std::vector<float>& 
     const std::int64_t T = static_cast<std::int64_t>(tokens.size());
     if (T == 0)
         throw Error("forward: an empty window");
-    if (T > config_.context)
-        throw Error("forward: a window of " + std::to_string(T) + " tokens is longer than the context of " +
-                    std::to_string(config_.context));
+    if (T > config_.longestWindow())
+        throw Error("forward: a window of " + std::to_string(T) + " tokens is longer than the " +
+                    std::to_string(config_.longestWindow()) + " tokens the model attends over");
     ensureBuffers(T);
     const std::int64_t D = config_.hidden, V = config_.vocabSize;
     const bool gpt2 = config_.architecture == "gpt2";
@@ -529,9 +583,9 @@ void Decoder::forward(std::span<const std::int32_t> tokens, std::vector<float>& 
 PerplexityResult perplexity(Decoder& model, std::span<const std::int32_t> tokens, std::int64_t nCtx,
                             std::optional<std::int32_t> bos, const CancelToken* cancel)
 {
-    if (nCtx < 2 || nCtx > model.config().context)
+    if (nCtx < 2 || nCtx > model.config().longestWindow())
         throw Error("perplexity: a window of " + std::to_string(nCtx) + " tokens (2.." +
-                    std::to_string(model.config().context) + ")");
+                    std::to_string(model.config().longestWindow()) + ")");
     const std::int64_t n = static_cast<std::int64_t>(tokens.size());
     if (n < nCtx)
         throw Error("perplexity: " + std::to_string(n) + " tokens are fewer than one window of " + std::to_string(nCtx));

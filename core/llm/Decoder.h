@@ -1,7 +1,7 @@
 #pragma once
 // A causal decoder's forward pass over a window of tokens (DESIGN.md "Data flow", language
 // models): the Llama family as Hugging Face's LlamaForCausalLM computes it — RMSNorm, rotary
-// position embeddings (rotate-half convention, theta, linear scaling), grouped-query attention,
+// position embeddings (rotate-half convention, theta; linear and Llama 3 scaling), grouped-query attention,
 // SwiGLU — with Qwen2's q/k/v biases; and GPT-2 as Hugging Face's GPT2LMHeadModel computes it —
 // learned position embeddings, LayerNorm with biases, one fused q/k/v projection, biased
 // projections, a tanh-approximated GELU MLP. Weights are float32 matrices [out, in] (GPT-2's
@@ -35,7 +35,16 @@ struct DecoderWeights {
     std::vector<Block> blocks;
     Tensor finalNorm, finalNormBias;  // [D] (the bias: GPT-2)
     Tensor output;                    // [vocab, D]; empty when tied to embed
+    // Llama 3's rotary scaling as llama.cpp stores it: one factor per frequency [headDim/2], each
+    // rotary frequency divided by its factor. Read from a GGUF file's rope_freqs.weight, or made
+    // from config.json's rope_scaling (type llama3); empty without that scaling.
+    Tensor ropeFreqs;
 };
+
+/// The factors of Llama 3's rotary scaling (Hugging Face's `_compute_llama3_parameters`, as
+/// llama.cpp's converter stores them): 1 for wavelengths under original context / high_freq_factor,
+/// `factor` above original context / low_freq_factor, a smooth blend between; [headDim/2].
+Tensor llama3RopeFactors(const LlmConfig& config);
 
 class Decoder {
 public:
@@ -76,7 +85,7 @@ public:
 
     /// The logits of every position of one window (positions 0..T-1, causal): [T, vocab] into
     /// `logits`, with `substitutes` (if any) in place of their weights. T must be at most the
-    /// configuration's context. Throws CancelledError between layers when cancelled.
+    /// configuration's longestWindow(). Throws CancelledError between layers when cancelled.
     void forward(std::span<const std::int32_t> tokens, std::vector<float>& logits, const CancelToken* cancel = nullptr,
                  const Substitutes* substitutes = nullptr);
 

@@ -95,8 +95,12 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
 {
     if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "gpt2")
         throw UnsupportedError(source + ": GGUF export of the " + c.architecture + " architecture is not implemented");
-    if (c.ropeScaling && c.ropeScaling->type != "linear")
-        throw UnsupportedError(source + ": GGUF export of rope scaling '" + c.ropeScaling->type + "' is not implemented");
+    // Llama 3's scaling travels as the tensor rope_freqs.weight (the decoder's ropeFreqs), which
+    // llama.cpp reads for llama models only; dynamic scaling is none within the context (Decoder).
+    const std::string scaling = c.ropeScaling ? c.ropeScaling->type : "";
+    if (!scaling.empty() && scaling != "linear" && scaling != "dynamic" && !(scaling == "llama3" && c.architecture == "llama"))
+        throw UnsupportedError(source + ": GGUF export of rope scaling '" + scaling + "' for " + c.architecture +
+                               " is not implemented");
     if (tok.kind() != Tokenizer::Kind::ByteLevelBpe)
         throw UnsupportedError(source + ": GGUF export of a SentencePiece vocabulary from tokenizer.json is not "
                                         "implemented (open the model's GGUF file instead)");
@@ -124,7 +128,7 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
         m.emplace_back(a + ".attention.key_length", u32(c.headDim));
         m.emplace_back(a + ".attention.value_length", u32(c.headDim));
     }
-    if (c.ropeScaling) {
+    if (scaling == "linear") {
         m.emplace_back(a + ".rope.scaling.type", ggufString("linear"));
         m.emplace_back(a + ".rope.scaling.factor", ggufF32(static_cast<float>(c.ropeScaling->factor)));
     }

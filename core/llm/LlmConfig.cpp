@@ -103,6 +103,9 @@ LlmConfig LlmConfig::fromHuggingFaceJson(const std::string& text, const std::str
         c.context = positive(j, source, {"max_position_embeddings"});
         c.normEps = number(j, source, "rms_norm_eps", 1e-6);
         c.ropeTheta = number(j, source, "rope_theta", 10000.0);
+        const bool sliding = type == "mistral" || (j.contains("use_sliding_window") && j["use_sliding_window"] == true);
+        if (sliding && j.contains("sliding_window") && !j["sliding_window"].is_null())
+            c.slidingWindow = positive(j, source, {"sliding_window"});
         if (j.contains("hidden_act") && j["hidden_act"] != "silu")
             throw UnsupportedError(source + ": hidden_act: " + j["hidden_act"].dump() + " (Leger runs SwiGLU with silu)");
         if (j.contains("tie_word_embeddings")) {
@@ -126,6 +129,8 @@ LlmConfig LlmConfig::fromHuggingFaceJson(const std::string& text, const std::str
                 s.lowFreqFactor = number(r, source + ": rope_scaling", "low_freq_factor", 1.0);
                 s.highFreqFactor = number(r, source + ": rope_scaling", "high_freq_factor", 4.0);
                 s.originalContext = positive(r, source + ": rope_scaling", {"original_max_position_embeddings"});
+                if (!(s.highFreqFactor > s.lowFreqFactor))
+                    fail(source, "rope_scaling", "expected low_freq_factor < high_freq_factor");
             }
             if (s.type != "default")
                 c.ropeScaling = s;
@@ -179,6 +184,20 @@ LlmConfig LlmConfig::fromGguf(const GgufFile& f, const std::string& source)
     c.headDim = get("attention.key_length", false, c.hidden / c.heads);
     c.normEps = arch == "gpt2" ? real("attention.layer_norm_epsilon", 1e-5) : real("attention.layer_norm_rms_epsilon", 1e-6);
     c.ropeTheta = real("rope.freq_base", 10000.0);
+    if (arch != "gpt2") {
+        // As llama.cpp reads them: a factor without a type scales linearly, type "none" never scales.
+        // Llama 3's scaling is not in the metadata but in the tensor rope_freqs.weight (Decoder).
+        if (const std::int64_t rotated = get("rope.dimension_count", false, c.headDim); rotated != c.headDim)
+            throw UnsupportedError(source + ": " + arch + ".rope.dimension_count: rotary embeddings over part of a head (" +
+                                   std::to_string(rotated) + " of " + std::to_string(c.headDim) + " dimensions) are not implemented");
+        const GgufValue* typeValue = f.find(arch + ".rope.scaling.type");
+        const std::string type = typeValue ? typeValue->toString(source + ": " + arch + ".rope.scaling.type") : "linear";
+        const double factor = f.find(arch + ".rope.scaling.factor") ? real("rope.scaling.factor", 1.0) : real("rope.scale_linear", 1.0);
+        if (type != "none" && type != "linear")
+            throw UnsupportedError(source + ": " + arch + ".rope.scaling.type: '" + type + "' is not implemented");
+        if (type == "linear" && factor != 1.0)
+            c.ropeScaling = RopeScaling{.type = "linear", .factor = factor};
+    }
     if (const GgufValue* t = f.find("tokenizer.ggml.tokens")) {
         if (const auto* list = std::get_if<std::vector<GgufValue>>(&t->value))
             c.vocabSize = static_cast<std::int64_t>(list->size());

@@ -4,6 +4,7 @@
 // are checked (positive sizes, heads that divide the width, known rope scaling), and errors name
 // the file and the key.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,6 +32,8 @@ struct LlmConfig {
     std::int64_t kvHeads = 0;       // grouped-query attention: heads sharing one key/value head
     std::int64_t headDim = 0;
     std::int64_t context = 0;       // max positions
+    // Mistral's (and Qwen2's when use_sliding_window) attention over the last N tokens only.
+    std::optional<std::int64_t> slidingWindow;
     double normEps = 1e-5;          // RMSNorm (llama, qwen2) or LayerNorm (gpt2) epsilon
     double ropeTheta = 10000.0;     // rotary base (llama, qwen2)
     std::optional<RopeScaling> ropeScaling;
@@ -45,6 +48,9 @@ struct LlmConfig {
 
     /// Throws Error "<source>: <what>" when the sizes do not make a model.
     void validate(const std::string& source) const;
+    /// The longest window Leger runs: the context, or the sliding attention window when shorter
+    /// (within it, sliding attention is plain causal attention; beyond it is not implemented).
+    std::int64_t longestWindow() const { return slidingWindow ? std::min(context, *slidingWindow) : context; }
     /// Parameters of the weights (embedding, blocks, final norm, output unless tied).
     std::int64_t parameterCount() const;
 };

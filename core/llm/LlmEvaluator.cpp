@@ -53,10 +53,10 @@ LlmEvaluator::LlmEvaluator(LanguageModel& model, std::vector<std::int32_t> token
     if (const auto bos = model.windowBos())
         tokens_.insert(tokens_.begin(), *bos);
     const LlmConfig& c = model.decoder().config();
-    nCtx_ = options.nCtx > 0 ? options.nCtx : std::min<std::int64_t>(c.context, 512);
-    if (nCtx_ < 4 || nCtx_ > c.context)
-        throw Error(model.path() + ": a window of " + std::to_string(nCtx_) + " tokens (4.." + std::to_string(c.context) +
-                    " for this model)");
+    nCtx_ = options.nCtx > 0 ? options.nCtx : std::min<std::int64_t>(c.longestWindow(), 512);
+    if (nCtx_ < 4 || nCtx_ > c.longestWindow())
+        throw Error(model.path() + ": a window of " + std::to_string(nCtx_) + " tokens (4.." + std::to_string(c.longestWindow()) +
+                    " for this model" + (c.longestWindow() < c.context ? ", its sliding attention window" : "") + ")");
     windows_ = static_cast<std::int64_t>(tokens_.size()) / nCtx_;
     if (options.limit >= 0)
         windows_ = std::min(windows_, options.limit);
@@ -163,8 +163,8 @@ Evaluation LlmEvaluator::evaluateModel(Decoder& other, const std::vector<LayerSe
     if (other.config().vocabSize != vocab_)
         throw Error("the other model's vocabulary has " + std::to_string(other.config().vocabSize) + " tokens, this one " +
                     std::to_string(vocab_));
-    if (other.config().context < nCtx_)
-        throw Error("the other model's context of " + std::to_string(other.config().context) +
+    if (other.config().longestWindow() < nCtx_)
+        throw Error("the other model's context of " + std::to_string(other.config().longestWindow()) +
                     " tokens is shorter than the windows of " + std::to_string(nCtx_));
     return run(settings, &other, cancel, {});
 }

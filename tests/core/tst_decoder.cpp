@@ -105,15 +105,44 @@ Mat rmsRef(const Mat& x, const Tensor& w, double eps)
     return y;
 }
 
+/// inv_freq as Hugging Face's rope init functions compute it: default, linear (positions / factor:
+/// the same as inv_freq / factor) and llama3 (`_compute_llama3_parameters`, transcribed).
+std::vector<double> invFreqRef(const LlmConfig& c)
+{
+    const std::int64_t d = c.headDim;
+    std::vector<double> inv;
+    for (std::int64_t i = 0; i < d; i += 2)
+        inv.push_back(1.0 / std::pow(c.ropeTheta, static_cast<double>(i) / static_cast<double>(d)));
+    if (!c.ropeScaling)
+        return inv;
+    const RopeScaling& r = *c.ropeScaling;
+    for (double& f : inv) {
+        if (r.type == "linear") {
+            f /= r.factor;
+            continue;
+        }
+        if (r.type != "llama3")
+            continue; // dynamic: unchanged within max_position_embeddings
+        const double oldContext = static_cast<double>(r.originalContext), lowWavelen = oldContext / r.lowFreqFactor,
+                     highWavelen = oldContext / r.highFreqFactor, wavelen = 2 * M_PI / f;
+        const double llama = wavelen > lowWavelen ? f / r.factor : f;
+        const double smooth = (oldContext / wavelen - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
+        const double smoothed = (1 - smooth) * llama / r.factor + smooth * llama;
+        const bool medium = !(wavelen < highWavelen) && !(wavelen > lowWavelen);
+        f = medium ? smoothed : llama;
+    }
+    return inv;
+}
+
 /// q_embed = q * cos + rotate_half(q) * sin, rotate_half(x) = cat(-x2, x1), per head.
-void ropeRef(Mat& x, std::int64_t heads, std::int64_t d, double theta)
+void ropeRef(Mat& x, std::int64_t heads, std::int64_t d, const std::vector<double>& invFreq)
 {
     for (std::size_t t = 0; t < x.size(); ++t)
         for (std::int64_t h = 0; h < heads; ++h) {
             std::vector<double> v(x[t].begin() + h * d, x[t].begin() + (h + 1) * d), out(static_cast<std::size_t>(d));
             for (std::int64_t i = 0; i < d; ++i) {
                 const std::int64_t f = i % (d / 2);
-                const double angle = static_cast<double>(t) * std::pow(theta, -2.0 * static_cast<double>(f) / static_cast<double>(d));
+                const double angle = static_cast<double>(t) * invFreq[static_cast<std::size_t>(f)];
                 const double rotated = i < d / 2 ? -v[static_cast<std::size_t>(i + d / 2)] : v[static_cast<std::size_t>(i - d / 2)];
                 out[static_cast<std::size_t>(i)] = v[static_cast<std::size_t>(i)] * std::cos(angle) + rotated * std::sin(angle);
             }
@@ -167,8 +196,8 @@ Mat referenceLogits(const LlmConfig& c, const DecoderWeights& w, const std::vect
     for (const auto& b : w.blocks) {
         const Mat h = rmsRef(x, b.attnNorm, c.normEps);
         Mat q = linearRef(h, b.q, b.qBias), k = linearRef(h, b.k, b.kBias), v = linearRef(h, b.v, b.vBias);
-        ropeRef(q, c.heads, hd, c.ropeTheta);
-        ropeRef(k, c.kvHeads, hd, c.ropeTheta);
+        ropeRef(q, c.heads, hd, invFreqRef(c));
+        ropeRef(k, c.kvHeads, hd, invFreqRef(c));
         const Mat att = attentionRef(q, k, v, T, c.heads, c.kvHeads, hd);
         const Mat o = linearRef(att, b.o, {});
         for (std::size_t t = 0; t < T; ++t)
@@ -323,18 +352,32 @@ void TestDecoder::forwardMatchesTheFormulas_data()
 {
     QTest::addColumn<bool>("tied");
     QTest::addColumn<bool>("qwen");
-    QTest::newRow("llama, untied") << false << false;
-    QTest::newRow("llama, tied") << true << false;
-    QTest::newRow("qwen2 biases") << false << true;
+    QTest::addColumn<QString>("scaling"); // rope_scaling: none, linear, dynamic, or llama3 with its original context
+    QTest::addColumn<int>("originalContext");
+    QTest::newRow("llama, untied") << false << false << "" << 0;
+    QTest::newRow("llama, tied") << true << false << "" << 0;
+    QTest::newRow("qwen2 biases") << false << true << "" << 0;
+    QTest::newRow("linear scaling") << false << false << "linear" << 0;
+    QTest::newRow("dynamic scaling") << false << false << "dynamic" << 0;
+    // Head size 4, theta 10000: wavelengths 2 pi and 200 pi. Original context 16 (low/high
+    // wavelengths 16 and 4): the first is blended, the second divided by the factor; 64 (64 and
+    // 16): the first unchanged, the second divided.
+    QTest::newRow("llama3 scaling, blended") << false << false << "llama3" << 16;
+    QTest::newRow("llama3 scaling, unchanged") << false << false << "llama3" << 64;
 }
 
 void TestDecoder::forwardMatchesTheFormulas()
 {
     QFETCH(bool, tied);
     QFETCH(bool, qwen);
+    QFETCH(QString, scaling);
+    QFETCH(int, originalContext);
     std::mt19937 rng(7);
     LlmConfig c = tinyConfig(qwen);
     c.tieEmbeddings = tied;
+    if (!scaling.isEmpty())
+        c.ropeScaling = RopeScaling{.type = scaling.toStdString(), .factor = 3.0, .lowFreqFactor = 1.0, .highFreqFactor = 4.0,
+                                    .originalContext = originalContext};
     const DecoderWeights w = tinyWeights(c, tied, qwen, rng);
     Decoder d(c, w, "tiny");
     const auto tokens = randomTokens(19, c.vocabSize, rng);
@@ -349,6 +392,17 @@ void TestDecoder::forwardMatchesTheFormulas()
             largest = std::max(largest, std::abs(ref[t][static_cast<std::size_t>(v)]));
         }
     QVERIFY2(worst <= 2e-5 * std::max(1.0, largest), qPrintable(QString("max |diff| %1 of %2").arg(worst).arg(largest)));
+    if (scaling == "linear" || scaling == "llama3") {
+        // The scaling is visible in the logits: far beyond the tolerance above.
+        LlmConfig plain = c;
+        plain.ropeScaling.reset();
+        const Mat unscaled = referenceLogits(plain, w, tokens);
+        double moved = 0;
+        for (std::size_t t = 0; t < tokens.size(); ++t)
+            for (std::size_t v = 0; v < unscaled[t].size(); ++v)
+                moved = std::max(moved, std::abs(unscaled[t][v] - ref[t][v]));
+        QVERIFY2(moved > 100 * 2e-5 * std::max(1.0, largest), qPrintable(QString("scaling moves logits by %1").arg(moved)));
+    }
 }
 
 void TestDecoder::gpt2MatchesTheFormulas()
@@ -488,6 +542,19 @@ void TestDecoder::badInputsAreErrors()
     QVERIFY_THROWS_EXCEPTION(Error, d.forward(bad, logits));
     QVERIFY_THROWS_EXCEPTION(Error, d.forward(std::vector<std::int32_t>(33, 1), logits));
     QVERIFY_THROWS_EXCEPTION(Error, perplexity(d, std::vector<std::int32_t>(10, 1), 16));
+    {
+        // Sliding attention over 16 tokens: longer windows are refused, not attended over in full.
+        LlmConfig sliding = c;
+        sliding.slidingWindow = 16;
+        Decoder s(sliding, w, "mistral");
+        s.forward(std::vector<std::int32_t>(16, 1), logits);
+        try {
+            s.forward(std::vector<std::int32_t>(17, 1), logits);
+            QFAIL("a window longer than the sliding window accepted");
+        } catch (const Error& e) {
+            QCOMPARE(QString(e.what()), QString("forward: a window of 17 tokens is longer than the 16 tokens the model attends over"));
+        }
+    }
     w.blocks[1].up = randomTensor({c.intermediate, c.hidden + 1}, rng, 0.1f);
     try {
         Decoder broken(c, w, "tiny.safetensors");
@@ -495,6 +562,26 @@ void TestDecoder::badInputsAreErrors()
     } catch (const Error& e) {
         QCOMPARE(QString(e.what()), QString("tiny.safetensors: layer 1 up_proj has shape [24, 17], the configuration needs [24, 16]"));
     }
+    // Rotary scaling Leger does not run, and frequency factors that make no model.
+    w = tinyWeights(c, false, false, rng);
+    LlmConfig yarn = c;
+    yarn.ropeScaling = RopeScaling{.type = "yarn", .factor = 4.0};
+    try {
+        Decoder unsupported(yarn, w, "yarn.json");
+        QFAIL("yarn must be refused");
+    } catch (const UnsupportedError& e) {
+        QCOMPARE(QString(e.what()), QString("yarn.json: rope scaling 'yarn' is not implemented yet"));
+    }
+    w.ropeFreqs = randomTensor({c.headDim}, rng, 0.0f, 1.0f);
+    try {
+        Decoder wrong(c, w, "tiny.gguf");
+        QFAIL("rope_freqs of the wrong shape must be refused");
+    } catch (const Error& e) {
+        QCOMPARE(QString(e.what()), QString("tiny.gguf: the rotary frequency factor tensor rope_freqs has shape [4], the configuration needs [2]"));
+    }
+    w.ropeFreqs = randomTensor({c.headDim / 2}, rng, 0.0f, 1.0f);
+    w.ropeFreqs.data<float>()[1] = 0.0f;
+    QVERIFY_THROWS_EXCEPTION(Error, Decoder(c, w, "tiny.gguf"));
 }
 
 void TestDecoder::modelsLargerThanMemoryAreRefused()

@@ -73,6 +73,7 @@ private slots:
     void exportNamesThePreTokenizer_data();
     void exportNamesThePreTokenizer();
     void llama3GgufAddsBosByDefault();
+    void llama3RopeScalingTravelsAsRopeFreqs();
     void klAndAgreementEqualDirectComputation();
     void partialResultsAndCancel();
     void refusals();
@@ -378,6 +379,50 @@ void TestLanguageModel::llama3GgufAddsBosByDefault()
     QCOMPARE(model_->windowBos(), std::nullopt);
 }
 
+void TestLanguageModel::llama3RopeScalingTravelsAsRopeFreqs()
+{
+    // The test model's config.json with Llama 3.1's rotary scaling (factor 8, context extended from
+    // 256 to 2048): it changes what is measured, the export carries it as llama.cpp's converter does
+    // (the tensor rope_freqs.weight, no scaling metadata), and the export reads back the same.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    for (const char* f : {"model.safetensors", "tokenizer.json", "tokenizer_config.json"})
+        QVERIFY(QFile::copy(QString::fromStdString(kDir + f), dir.filePath(f)));
+    auto j = nlohmann::json::parse(readFile(kDir + "config.json"));
+    j["max_position_embeddings"] = 2048;
+    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                         {"original_max_position_embeddings", 256}};
+    writeFileAtomically(dir.filePath("config.json").toStdString(), j.dump());
+    LanguageModel hf = LanguageModel::open(dir.path().toStdString());
+    const Tensor& factors = hf.decoder().weights().ropeFreqs;
+    QCOMPARE(factors.shape(), Shape({32}));
+    QCOMPARE(factors.data<float>()[0], 1.0f);  // wavelength 2 pi: unchanged
+    QCOMPARE(factors.data<float>()[31], 8.0f); // the longest: divided by the factor
+    const std::vector<std::int32_t> text(tokens_.begin(), tokens_.begin() + 6 * 256);
+    const double scaled = perplexity(hf.decoder(), text, 256, hf.windowBos()).perplexity,
+                 plain = perplexity(model_->decoder(), text, 256, model_->windowBos()).perplexity;
+    QVERIFY2(std::abs(scaled / plain - 1) > 1e-3, qPrintable(QString("%1 vs %2").arg(scaled).arg(plain)));
+
+    const std::vector<LayerSetting> plan = mixed(hf);
+    const std::string out = dir.filePath("llama3.gguf").toStdString();
+    hf.exportGguf(plan, out);
+    QCOMPARE(hf.ggufBytes(plan), fileSize(out));
+    const GgufFile g = GgufFile::open(out);
+    QVERIFY(!g.find("llama.rope.scaling.type") && !g.find("llama.rope.scaling.factor"));
+    QCOMPARE(g.find("llama.context_length")->toUInt("context_length"), std::uint64_t(2048));
+    const GgufTensorInfo* t = g.tensor("rope_freqs.weight");
+    QVERIFY(t);
+    QCOMPARE(t->type, GgmlType::F32);
+    QCOMPARE(t->bytes, std::uint64_t(32 * 4));
+    QVERIFY(std::memcmp(g.data(*t).data(), factors.raw(), t->bytes) == 0);
+
+    LlmEvaluator ev(hf, text, LlmEvaluator::Options{.nCtx = 256});
+    LanguageModel exported = LanguageModel::open(out);
+    LlmEvaluator ev2(exported, text, LlmEvaluator::Options{.nCtx = 256});
+    QCOMPARE(ev2.evaluate(std::vector<LayerSetting>(exported.layers().size())).metrics.find("perplexity")->value,
+             ev.evaluate(plan).metrics.find("perplexity")->value);
+}
+
 void TestLanguageModel::klAndAgreementEqualDirectComputation()
 {
     std::vector<LayerSetting> plan = allAt(*model_, WeightFormat::Q2_K);
@@ -485,6 +530,32 @@ void TestLanguageModel::refusals()
     QVERIFY_THROWS_EXCEPTION(Error, LlmEvaluator(*model_, std::vector<std::int32_t>(600, 5000)));
     // Files: missing, truncated.
     QVERIFY_THROWS_EXCEPTION(Error, LanguageModel::open(tmp_.filePath("missing.gguf").toStdString()));
+    // A tensor the decoder would not run (here, an old converter's rotary buffer): refused, not left out.
+    {
+        const GgufFile src = GgufFile::open(kDir + "tiny-llama-f32.gguf");
+        GgufWriter w(src.alignment());
+        for (const auto& [key, value] : src.metadata())
+            w.set(key, value);
+        for (const GgufTensorInfo& t : src.tensors())
+            w.addTensor(t.name, std::vector<std::int64_t>(t.dims.rbegin(), t.dims.rend()), t.type);
+        w.addTensor("blk.0.attn_rot_embd", {32}, GgmlType::F32);
+        const std::string extra = tmp_.filePath("extra.gguf").toStdString();
+        w.write(extra, [&](std::size_t i, std::byte* o) {
+            if (i < src.tensors().size()) {
+                const auto bytes = src.data(src.tensors()[i]);
+                std::memcpy(o, bytes.data(), bytes.size());
+            } else {
+                std::memset(o, 0, 32 * 4);
+            }
+        });
+        try {
+            LanguageModel::open(extra);
+            QFAIL("an unknown tensor accepted");
+        } catch (const UnsupportedError& e) {
+            QCOMPARE(QString(e.what()), QString::fromStdString(extra + ": tensor 'blk.0.attn_rot_embd' is not a weight of a llama "
+                                                                        "model as Leger runs it"));
+        }
+    }
     const std::string cut = tmp_.filePath("cut.gguf").toStdString();
     writeFileAtomically(cut, readFile(kDir + "tiny-llama-f32.gguf").substr(0, 100000));
     try {

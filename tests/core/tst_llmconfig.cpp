@@ -25,6 +25,13 @@ const char* kQwen2 = R"({"model_type": "qwen2", "hidden_act": "silu", "hidden_si
   "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "tie_word_embeddings": true, "vocab_size": 151936,
   "bos_token_id": 151643, "eos_token_id": 151643})";
 
+// Mistral-7B-v0.1's: attention over the last 4,096 tokens of its 32,768.
+const char* kMistral = R"({"architectures": ["MistralForCausalLM"], "bos_token_id": 1, "eos_token_id": 2,
+  "hidden_act": "silu", "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 32768,
+  "model_type": "mistral", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": 4096, "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16", "vocab_size": 32000})";
+
 std::vector<std::byte> ggufWith(const std::function<void(std::vector<std::byte>&, std::uint64_t&)>& meta)
 {
     std::vector<std::byte> b;
@@ -59,6 +66,15 @@ template <class T> void putKv(std::vector<std::byte>& b, std::uint64_t& count, c
     ++count;
 }
 
+void putStringKv(std::vector<std::byte>& b, std::uint64_t& count, const std::string& key, const std::string& value)
+{
+    putString(b, key);
+    const std::uint32_t stringType = 8;
+    b.insert(b.end(), reinterpret_cast<const std::byte*>(&stringType), reinterpret_cast<const std::byte*>(&stringType) + 4);
+    putString(b, value);
+    ++count;
+}
+
 } // namespace
 
 class TestLlmConfig : public QObject {
@@ -67,7 +83,10 @@ private slots:
     void realConfigsGiveTheirPublishedSizes_data();
     void realConfigsGiveTheirPublishedSizes();
     void readsLlama3RopeScaling();
+    void readsSlidingAttention();
     void readsGgufMetadata();
+    void readsGgufRopeScaling_data();
+    void readsGgufRopeScaling();
     void readsTheTinyLlamaTestModel();
     void refusesConfigsThatMakeNoModel_data();
     void refusesConfigsThatMakeNoModel();
@@ -83,6 +102,23 @@ void TestLlmConfig::realConfigsGiveTheirPublishedSizes_data()
     QTest::newRow("TinyLlama-1.1B") << kTinyLlama << "llama" << qint64(1'100'048'384) << qint64(4) << false;
     QTest::newRow("GPT-2") << kGpt2 << "gpt2" << qint64(124'439'808) << qint64(12) << true;
     QTest::newRow("Qwen2-0.5B") << kQwen2 << "qwen2" << qint64(494'032'768) << qint64(2) << true;
+    QTest::newRow("Mistral-7B-v0.1") << kMistral << "llama" << qint64(7'241'732'096) << qint64(8) << false;
+}
+
+void TestLlmConfig::readsSlidingAttention()
+{
+    // Mistral attends over its sliding window: windows up to it are plain causal attention, longer
+    // ones are not run. Qwen2's sliding_window applies only with use_sliding_window.
+    const LlmConfig m = LlmConfig::fromHuggingFaceJson(kMistral, "config.json");
+    QCOMPARE(m.slidingWindow, std::optional<std::int64_t>(4096));
+    QCOMPARE(m.context, std::int64_t(32768));
+    QCOMPARE(m.longestWindow(), std::int64_t(4096));
+    const QString qwen = QString(kQwen2).replace("}", R"(, "use_sliding_window": false, "sliding_window": 4096})");
+    const LlmConfig q = LlmConfig::fromHuggingFaceJson(qwen.toStdString(), "config.json");
+    QVERIFY(!q.slidingWindow);
+    QCOMPARE(q.longestWindow(), std::int64_t(32768));
+    const QString sliding = QString(qwen).replace(R"("use_sliding_window": false)", R"("use_sliding_window": true)");
+    QCOMPARE(LlmConfig::fromHuggingFaceJson(sliding.toStdString(), "config.json").longestWindow(), std::int64_t(4096));
 }
 
 void TestLlmConfig::realConfigsGiveTheirPublishedSizes()
@@ -144,6 +180,66 @@ void TestLlmConfig::readsGgufMetadata()
     QCOMPARE(c.bos, hf.bos);
     QVERIFY(c.tieEmbeddings); // no output.weight tensor in this file
     QCOMPARE(c.parameterCount(), hf.parameterCount() - hf.vocabSize * hf.hidden);
+}
+
+void TestLlmConfig::readsGgufRopeScaling_data()
+{
+    QTest::addColumn<QString>("type");           // llama.rope.scaling.type; empty: absent
+    QTest::addColumn<QString>("factorKey");      // rope.scaling.factor or the older rope.scale_linear; empty: absent
+    QTest::addColumn<int>("rotated");            // llama.rope.dimension_count
+    QTest::addColumn<double>("linear");          // the linear factor read; 0: no scaling
+    QTest::addColumn<QString>("refusal");
+    // As llama.cpp reads them: a factor without a type is linear; "none" never scales.
+    QTest::newRow("no scaling") << "" << "" << 64 << 0.0 << "";
+    QTest::newRow("factor without a type") << "" << "rope.scaling.factor" << 64 << 4.0 << "";
+    QTest::newRow("linear") << "linear" << "rope.scaling.factor" << 64 << 4.0 << "";
+    QTest::newRow("older key") << "" << "rope.scale_linear" << 64 << 4.0 << "";
+    QTest::newRow("none") << "none" << "rope.scaling.factor" << 64 << 0.0 << "";
+    QTest::newRow("yarn") << "yarn" << "rope.scaling.factor" << 64 << 0.0
+                          << "m.gguf: llama.rope.scaling.type: 'yarn' is not implemented";
+    QTest::newRow("partial rotary") << "" << "" << 32 << 0.0
+                                    << "m.gguf: llama.rope.dimension_count: rotary embeddings over part of a head (32 of 64 "
+                                       "dimensions) are not implemented";
+}
+
+void TestLlmConfig::readsGgufRopeScaling()
+{
+    QFETCH(QString, type);
+    QFETCH(QString, factorKey);
+    QFETCH(int, rotated);
+    QFETCH(double, linear);
+    QFETCH(QString, refusal);
+    const auto bytes = ggufWith([&](std::vector<std::byte>& b, std::uint64_t& n) {
+        putStringKv(b, n, "general.architecture", "llama");
+        putKv<std::uint32_t>(b, n, "llama.embedding_length", 4, 256);
+        putKv<std::uint32_t>(b, n, "llama.block_count", 4, 2);
+        putKv<std::uint32_t>(b, n, "llama.feed_forward_length", 4, 512);
+        putKv<std::uint32_t>(b, n, "llama.attention.head_count", 4, 4);
+        putKv<std::uint32_t>(b, n, "llama.context_length", 4, 2048);
+        putKv<std::uint32_t>(b, n, "llama.vocab_size", 4, 100);
+        putKv<std::uint32_t>(b, n, "llama.rope.dimension_count", 4, static_cast<std::uint32_t>(rotated));
+        if (!type.isEmpty())
+            putStringKv(b, n, "llama.rope.scaling.type", type.toStdString());
+        if (!factorKey.isEmpty())
+            putKv<float>(b, n, "llama." + factorKey.toStdString(), 6, 4.0f);
+    });
+    auto owner = std::make_shared<std::vector<std::byte>>(bytes);
+    const GgufFile f = GgufFile::parse(owner, std::span<const std::byte>(owner->data(), owner->size()), "m.gguf");
+    if (!refusal.isEmpty()) {
+        try {
+            LlmConfig::fromGguf(f, "m.gguf");
+            QFAIL("accepted");
+        } catch (const UnsupportedError& e) {
+            QCOMPARE(QString(e.what()), refusal);
+        }
+        return;
+    }
+    const LlmConfig c = LlmConfig::fromGguf(f, "m.gguf");
+    QCOMPARE(c.ropeScaling.has_value(), linear > 0);
+    if (c.ropeScaling) {
+        QCOMPARE(c.ropeScaling->type, std::string("linear"));
+        QCOMPARE(c.ropeScaling->factor, linear);
+    }
 }
 
 // resources/llm (made by train_tiny_llama.py): its config.json and its GGUF's metadata give the same
@@ -245,6 +341,11 @@ void TestLlmConfig::refusesConfigsThatMakeNoModel_data()
     QTest::newRow("odd head size") << base.arg(R"(, "head_dim": 15)") << "rotary embeddings need an even head size";
     QTest::newRow("unknown rope scaling") << base.arg(R"(, "rope_scaling": {"type": "ntk-magic", "factor": 2})")
                                           << "config.json: rope_scaling.type: 'ntk-magic' is not supported";
+    QTest::newRow("llama3 without a band") << base.arg(R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8,
+      "low_freq_factor": 4, "high_freq_factor": 4, "original_max_position_embeddings": 32})")
+                                           << "config.json: rope_scaling: expected low_freq_factor < high_freq_factor";
+    QTest::newRow("zero scaling factor") << base.arg(R"(, "rope_scaling": {"type": "linear", "factor": 0})")
+                                         << "config.json: rope_scaling: factor: expected a positive number, got 0";
     QTest::newRow("tie as string") << base.arg(R"(, "tie_word_embeddings": "yes")")
                                    << "config.json: tie_word_embeddings: expected true or false";
     // GPT-2 variants Leger would compute wrongly are refused.

@@ -4,11 +4,12 @@
 # several plans (every layer at one GGUF type, and a mix of all of them per layer), leger-cli
 # exports the GGUF (its size must be the size computed), measures the plan's perplexity itself, and
 # llama.cpp loads the file and measures it on the same text with the same windows
-# (llama_perplexity.mjs). Then the same for the small GPT-2 (its Hugging Face folder, float16
-# weights: the exports carry its fused q/k/v, biases and position embeddings, and a vocabulary built
-# from tokenizer.json). The two perplexities must agree to 0.05 % (llama.cpp rounds activations
-# to 8 bits in its quantized dot products; Leger multiplies the dequantized weights in float32;
-# measured here: at most 0.03 %, q6_K), and to 0.001 % for float32 and float16 — which also
+# (llama_perplexity.mjs); then with Llama 3's rotary scaling in its config.json. Then the same for
+# the small GPT-2 (its Hugging Face folder, float16 weights: the exports carry its fused q/k/v,
+# biases and position embeddings, and a vocabulary built from tokenizer.json). The two perplexities
+# must agree to 0.05 % (llama.cpp rounds activations to 8 bits in its quantized dot products; Leger
+# multiplies the dequantized weights in float32; measured here: at most 0.03 %, q6_K), and to
+# 0.001 % for float32 and float16 — which also
 # says that llama.cpp's tokenizer, reading the exported vocabulary, cut the text into Leger's tokens
 # (each side tokenizes the text itself; other ids would give other windows).
 # Usage: check-exports.sh LEGER_CLI     (exit 77 = skipped: node or the npm packages are absent)
@@ -48,6 +49,23 @@ check mixed '{"default": {"format": "q4_K"}, "layers": {
   "token_embd.weight": {"format": "q6_K"}, "blk.0.*": {"format": "q8_0"}, "blk.1.attn_*": {"format": "q5_0"},
   "blk.1.ffn_*": {"format": "q3_K"}, "blk.2.attn_q.weight": {"format": "bfloat16"}, "blk.2.ffn_down.weight": {"format": "q2_K"},
   "blk.3.*": {"format": "q4_1"}, "blk.3.ffn_up.weight": {"format": "q5_1"}, "blk.3.attn_k.weight": {"format": "float16"}}}' 0.0005
+
+# Llama 3's rotary scaling: the model's config.json with Llama 3.1's rope_scaling (factor 8, context
+# extended from 256 to 2048; over head size 64 that leaves 9 frequencies as they are, blends 4 and
+# divides 19). The export carries it as llama.cpp's converter does, the tensor rope_freqs.weight,
+# which llama.cpp applies itself; Leger computes it from config.json.
+mkdir "$tmp/llama3"
+for f in model.safetensors tokenizer.json tokenizer_config.json; do ln -s "$llm/$f" "$tmp/llama3/$f"; done
+node -e '
+  const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  c.max_position_embeddings = 2048;
+  c.rope_scaling = {rope_type: "llama3", factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0,
+                    original_max_position_embeddings: 256};
+  console.log(JSON.stringify(c, null, 1));' "$llm/config.json" > "$tmp/llama3/config.json"
+model=$tmp/llama3
+echo "Llama 3 rotary scaling (config.json's rope_scaling, exported as rope_freqs.weight):"
+check llama3-f32 '{"default": {"format": "float32"}}' 0.00001
+check llama3-q4_K '{"default": {"format": "q4_K"}}' 0.0005
 
 model=$llm/gpt2 ctx=128
 head -c 20000 "$llm/heldout.txt" > "$tmp/text.txt" # about 40 windows of 128
