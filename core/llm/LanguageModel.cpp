@@ -71,24 +71,8 @@ std::int64_t sourceRow(std::int64_t ggufRow, std::int64_t rows, std::int64_t hea
     return h * d + (w % 2) * (d / 2) + w / 2;
 }
 
-/// The tokenizer.ggml.pre that makes llama.cpp split and merge as `tok` does: it picks the regex
-/// and ignore_merges by this name (llama-vocab.cpp), as llama.cpp's converter names them.
-std::string ggufPreName(const Tokenizer& tok, const std::string& source)
-{
-    using Pre = Tokenizer::PreTokenizer;
-    if (tok.preTokenizer() == Pre::Gpt2 && !tok.ignoresMerges())
-        return "gpt-2";
-    if (tok.preTokenizer() == Pre::Llama3 && tok.ignoresMerges())
-        return "llama-bpe";
-    if (tok.preTokenizer() == Pre::Qwen2 && !tok.ignoresMerges())
-        return "qwen2";
-    const char* name = tok.preTokenizer() == Pre::Llama3 ? "Llama 3's" : tok.preTokenizer() == Pre::Qwen2 ? "Qwen2's" : "GPT-2's";
-    throw UnsupportedError(source + ": GGUF export of " + name + " pre-tokenizer " + (tok.ignoresMerges() ? "with" : "without") +
-                           " ignore_merges is not implemented (llama.cpp's names for a pre-tokenizer decide ignore_merges)");
-}
-
 /// The metadata llama.cpp's converter writes for a Hugging Face model: the architecture's keys and
-/// a byte-level BPE vocabulary.
+/// the vocabulary.
 std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConfig& c, const Tokenizer& tok,
                                                                    std::optional<std::int32_t> bos, const std::string& name,
                                                                    const std::string& source)
@@ -101,9 +85,6 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
     if (!scaling.empty() && scaling != "linear" && scaling != "dynamic" && !(scaling == "llama3" && c.architecture == "llama"))
         throw UnsupportedError(source + ": GGUF export of rope scaling '" + scaling + "' for " + c.architecture +
                                " is not implemented");
-    if (tok.kind() != Tokenizer::Kind::ByteLevelBpe)
-        throw UnsupportedError(source + ": GGUF export of a SentencePiece vocabulary from tokenizer.json is not "
-                                        "implemented (open the model's GGUF file instead)");
     const std::string a = c.architecture;
     const auto u32 = [](std::int64_t v) { return ggufU32(static_cast<std::uint32_t>(v)); };
     std::vector<std::pair<std::string, GgufValue>> m = {
@@ -132,19 +113,8 @@ std::vector<std::pair<std::string, GgufValue>> huggingFaceMetadata(const LlmConf
         m.emplace_back(a + ".rope.scaling.type", ggufString("linear"));
         m.emplace_back(a + ".rope.scaling.factor", ggufF32(static_cast<float>(c.ropeScaling->factor)));
     }
-    std::vector<GgufValue> tokens, types, merges;
-    for (std::int32_t id = 0; id < tok.vocabSize(); ++id) {
-        tokens.push_back(ggufString(tok.tokenText(id)));
-        // llama.cpp's token types: 1 normal, 3 control.
-        types.push_back({GgufValue::Type::I32, GgufValue::Type::U8, std::int64_t{tok.isAdded(id) ? 3 : 1}});
-    }
-    for (std::string& merge : tok.merges())
-        merges.push_back(ggufString(std::move(merge)));
-    m.emplace_back("tokenizer.ggml.model", ggufString("gpt2"));
-    m.emplace_back("tokenizer.ggml.pre", ggufString(ggufPreName(tok, source)));
-    m.emplace_back("tokenizer.ggml.tokens", ggufArray(GgufValue::Type::String, std::move(tokens)));
-    m.emplace_back("tokenizer.ggml.token_type", ggufArray(GgufValue::Type::I32, std::move(types)));
-    m.emplace_back("tokenizer.ggml.merges", ggufArray(GgufValue::Type::String, std::move(merges)));
+    for (auto& entry : tok.ggufVocabulary(source))
+        m.push_back(std::move(entry));
     if (c.bos)
         m.emplace_back("tokenizer.ggml.bos_token_id", u32(*c.bos));
     if (c.eos)

