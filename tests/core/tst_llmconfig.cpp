@@ -153,11 +153,7 @@ void TestLlmConfig::readsLlama3RopeScaling()
 void TestLlmConfig::readsGgufMetadata()
 {
     const auto bytes = ggufWith([](std::vector<std::byte>& b, std::uint64_t& n) {
-        putString(b, "general.architecture");
-        const std::uint32_t stringType = 8;
-        b.insert(b.end(), reinterpret_cast<const std::byte*>(&stringType), reinterpret_cast<const std::byte*>(&stringType) + 4);
-        putString(b, "llama");
-        ++n;
+        putStringKv(b, n, "general.architecture", "llama");
         putKv<std::uint32_t>(b, n, "llama.embedding_length", 4, 2048);
         putKv<std::uint32_t>(b, n, "llama.block_count", 4, 22);
         putKv<std::uint32_t>(b, n, "llama.feed_forward_length", 4, 5632);
