@@ -555,9 +555,9 @@ int cmdInfoLlm(const Args& a)
     const LanguageModel& m = *s.model;
     const LlmConfig& c = m.decoder().config();
     std::printf("model:        %s (%s, %lld bytes)\n", m.path().c_str(), m.sourceFormat(), static_cast<long long>(m.sourceBytes()));
-    std::printf("architecture: %s, %lld layers, width %lld, feed-forward %lld, %lld heads (%lld key/value) of %lld,"
+    std::printf("architecture: %s, %lld block%s, width %lld, feed-forward %lld, %lld heads (%lld key/value) of %lld,"
                 " context %lld%s, rope theta %g%s%s\n",
-                c.architecture.c_str(), static_cast<long long>(c.layers), static_cast<long long>(c.hidden),
+                c.architecture.c_str(), static_cast<long long>(c.layers), c.layers == 1 ? "" : "s", static_cast<long long>(c.hidden),
                 static_cast<long long>(c.intermediate), static_cast<long long>(c.heads), static_cast<long long>(c.kvHeads),
                 static_cast<long long>(c.headDim), static_cast<long long>(c.context),
                 c.slidingWindow ? (" (sliding attention over " + std::to_string(*c.slidingWindow) + ")").c_str() : "",

@@ -920,7 +920,8 @@ Kernel makeConvInteger(const KernelContext& ctx)
         Tensor& Y = a.output(0);
         std::vector<std::int64_t>& sums = floats->sums;
         for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
-            const auto [c0, c1] = chunks[ci];
+            // (Named, not a structured binding: the lambda below captures them, which clang 14 cannot.)
+            const std::int64_t c0 = chunks[ci].first, c1 = chunks[ci].second;
             std::int64_t total = 0;
             for (std::int64_t c = c0; c < c1; ++c)
                 total += bound[static_cast<std::size_t>(c)];

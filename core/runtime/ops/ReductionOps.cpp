@@ -638,8 +638,8 @@ void registerReductionOps(OpRegistry& r)
         {"ReduceL2", RKind::L2},         {"ReduceLogSum", RKind::LogSum}, {"ReduceLogSumExp", RKind::LogSumExp},
         {"ReduceSumSquare", RKind::SumSquare},
     };
-    for (const auto& [name, kind] : reduces)
-        r.add(name, 1, [kind](const KernelContext& ctx) { return makeReduce(ctx, kind); });
+    for (const auto& reduce : reduces)
+        r.add(reduce.first, 1, [kind = reduce.second](const KernelContext& ctx) { return makeReduce(ctx, kind); });
     r.add("ArgMax", 1, [](const KernelContext& ctx) { return makeArg(ctx, true); });
     r.add("ArgMin", 1, [](const KernelContext& ctx) { return makeArg(ctx, false); });
     r.add("TopK", 1, makeTopK);
