@@ -1,5 +1,7 @@
 #include "llm/LlmConfig.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "io/GgufFile.h"
@@ -192,7 +194,15 @@ LlmConfig LlmConfig::fromGguf(const GgufFile& f, const std::string& source)
                                    std::to_string(rotated) + " of " + std::to_string(c.headDim) + " dimensions) are not implemented");
         const GgufValue* typeValue = f.find(arch + ".rope.scaling.type");
         const std::string type = typeValue ? typeValue->toString(source + ": " + arch + ".rope.scaling.type") : "linear";
-        const double factor = f.find(arch + ".rope.scaling.factor") ? real("rope.scaling.factor", 1.0) : real("rope.scale_linear", 1.0);
+        double factor = 1.0;
+        for (const char* key : {"rope.scaling.factor", "rope.scale_linear"})
+            if (const GgufValue* v = f.find(arch + "." + key)) {
+                const auto* d = std::get_if<double>(&v->value);
+                if (!d || !(*d >= 0) || !std::isfinite(*d))
+                    fail(source, arch + "." + key, "expected a number >= 0");
+                factor = *d == 0 ? 1.0 : *d; // llama.cpp reads 0 as no scaling
+                break;
+            }
         if (type != "none" && type != "linear")
             throw UnsupportedError(source + ": " + arch + ".rope.scaling.type: '" + type + "' is not implemented");
         if (type == "linear" && factor != 1.0)

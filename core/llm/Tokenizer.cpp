@@ -663,6 +663,8 @@ std::vector<std::pair<std::string, GgufValue>> Tokenizer::ggufVocabulary(const s
             byteTokens[static_cast<std::size_t>(*id)] = true;
         }
     }
+    // Added tokens are control tokens, never user-defined (4): llama.cpp would split user-defined ones
+    // out of plain text, which Leger's evaluation reads as text (AddedTokens::AsText).
     std::vector<bool> added(im.tokens.size());
     for (const auto& a : im.added)
         added[static_cast<std::size_t>(a.second)] = true;

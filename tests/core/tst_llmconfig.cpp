@@ -181,7 +181,7 @@ void TestLlmConfig::readsGgufMetadata()
 void TestLlmConfig::readsGgufRopeScaling_data()
 {
     QTest::addColumn<QString>("type");           // llama.rope.scaling.type; empty: absent
-    QTest::addColumn<QString>("factorKey");      // rope.scaling.factor or the older rope.scale_linear; empty: absent
+    QTest::addColumn<QString>("factorKey");      // rope.scaling.factor or the older rope.scale_linear (4.0), "zero"; empty: absent
     QTest::addColumn<int>("rotated");            // llama.rope.dimension_count
     QTest::addColumn<double>("linear");          // the linear factor read; 0: no scaling
     QTest::addColumn<QString>("refusal");
@@ -191,6 +191,7 @@ void TestLlmConfig::readsGgufRopeScaling_data()
     QTest::newRow("linear") << "linear" << "rope.scaling.factor" << 64 << 4.0 << "";
     QTest::newRow("older key") << "" << "rope.scale_linear" << 64 << 4.0 << "";
     QTest::newRow("none") << "none" << "rope.scaling.factor" << 64 << 0.0 << "";
+    QTest::newRow("factor 0") << "linear" << "zero" << 64 << 0.0 << ""; // llama.cpp: 0 is no scaling
     QTest::newRow("yarn") << "yarn" << "rope.scaling.factor" << 64 << 0.0
                           << "m.gguf: llama.rope.scaling.type: 'yarn' is not implemented";
     QTest::newRow("partial rotary") << "" << "" << 32 << 0.0
@@ -216,7 +217,9 @@ void TestLlmConfig::readsGgufRopeScaling()
         putKv<std::uint32_t>(b, n, "llama.rope.dimension_count", 4, static_cast<std::uint32_t>(rotated));
         if (!type.isEmpty())
             putStringKv(b, n, "llama.rope.scaling.type", type.toStdString());
-        if (!factorKey.isEmpty())
+        if (factorKey == "zero")
+            putKv<float>(b, n, "llama.rope.scaling.factor", 6, 0.0f);
+        else if (!factorKey.isEmpty())
             putKv<float>(b, n, "llama." + factorKey.toStdString(), 6, 4.0f);
     });
     auto owner = std::make_shared<std::vector<std::byte>>(bytes);
