@@ -635,14 +635,6 @@ std::string ggufPreName(Tokenizer::PreTokenizer pre, bool ignoreMerges, const st
                            " ignore_merges is not implemented (llama.cpp's names for a pre-tokenizer decide ignore_merges)");
 }
 
-/// SentencePiece's byte tokens, "<0x00>".."<0xFF>".
-std::string byteToken(int b)
-{
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-    return buf;
-}
-
 } // namespace
 
 std::vector<std::pair<std::string, GgufValue>> Tokenizer::ggufVocabulary(const std::string& source) const
@@ -656,11 +648,15 @@ std::vector<std::pair<std::string, GgufValue>> Tokenizer::ggufVocabulary(const s
             throw UnsupportedError(source + ": GGUF export of a SentencePiece vocabulary without byte_fallback is not "
                                             "implemented (llama.cpp falls back to byte tokens)");
         for (int b = 0; b < 256; ++b) {
-            const auto id = im.find(byteToken(b));
-            if (!id)
+            // Its <0xXX> token, spelled as llama.cpp looks it up (upper-case hex).
+            const std::int32_t id = im.byteIds[static_cast<std::size_t>(b)];
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            if (id < 0 || im.tokens[static_cast<std::size_t>(id)] != name) {
                 throw UnsupportedError(source + ": GGUF export of a SentencePiece vocabulary without the byte token " +
-                                       byteToken(b) + " is not implemented");
-            byteTokens[static_cast<std::size_t>(*id)] = true;
+                                       name + " is not implemented");
+            }
+            byteTokens[static_cast<std::size_t>(id)] = true;
         }
     }
     // Added tokens are control tokens, never user-defined (4): llama.cpp would split user-defined ones
@@ -694,17 +690,16 @@ std::vector<std::pair<std::string, GgufValue>> Tokenizer::ggufVocabulary(const s
     }
     std::vector<float> score = im.scores;
     if (!im.mergeByScore) {
-        score.assign(im.tokens.size(), 0.0f);
-        std::vector<bool> made(im.tokens.size());
-        const std::vector<std::string> ranked = this->merges();
-        for (std::size_t r = 0; r < ranked.size(); ++r) {
-            const std::size_t space = ranked[r].find(' ');
-            const auto id = im.find(ranked[r].substr(0, space) + ranked[r].substr(space + 1));
-            if (id && !made[static_cast<std::size_t>(*id)]) {
-                made[static_cast<std::size_t>(*id)] = true;
-                score[static_cast<std::size_t>(*id)] = -static_cast<float>(r);
-            }
+        // Each merged token: minus the best (lowest) rank of the merges that make it.
+        std::vector<std::int32_t> rank(im.tokens.size(), -1);
+        for (const auto& [pair, merge] : im.merges) {
+            std::int32_t& r = rank[static_cast<std::size_t>(merge.merged)];
+            r = r < 0 ? merge.rank : std::min(r, merge.rank);
         }
+        score.assign(im.tokens.size(), 0.0f);
+        for (std::size_t id = 0; id < rank.size(); ++id)
+            if (rank[id] >= 0)
+                score[id] = -static_cast<float>(rank[id]);
     }
     std::vector<GgufValue> scores;
     scores.reserve(score.size());
